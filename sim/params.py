@@ -1,0 +1,315 @@
+"""Parameter declarations: the one place a model parameter is defined.
+
+Each :class:`Param` carries its type, default, unit, allowed range and the source of its default
+(a citation, or ``"assumption"`` for a value to be calibrated or varied). The same declarations
+validate scenario files, list the parameters on the command line (``implsim params``), give the
+bounds for sensitivity analysis and generate ``docs/parameters.md``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sim.errors import InputError
+
+ASSUMPTION = "assumption (to be calibrated or varied in sensitivity analysis)"
+
+
+@dataclass(frozen=True)
+class Param:
+    """One declared parameter.
+
+    ``kind`` is one of ``float``, ``int``, ``bool``, ``str``, ``list[str]``. ``low``/``high`` bound
+    numbers (inclusive); ``choices`` restrict strings (and each item of a string list).
+    """
+
+    name: str
+    kind: str
+    default: Any
+    doc: str
+    unit: str = ""
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] | None = None
+    source: str = ASSUMPTION
+
+    def allowed(self) -> str:
+        """Describe the allowed values in words, for error messages and docs."""
+        if self.kind in ("float", "int"):
+            lo = "-inf" if self.low is None else f"{self.low:g}"
+            hi = "inf" if self.high is None else f"{self.high:g}"
+            word = "an integer" if self.kind == "int" else "a number"
+            return f"{word} in [{lo}, {hi}]" + (f" ({self.unit})" if self.unit else "")
+        if self.kind == "bool":
+            return "true or false"
+        if self.choices:
+            opts = ", ".join(repr(c) for c in self.choices)
+            return ("a list of " if self.kind == "list[str]" else "one of ") + opts
+        return "a list of strings" if self.kind == "list[str]" else "a string"
+
+    def validate(self, value: Any, where: str) -> Any:
+        """Return ``value`` converted to this parameter's type, or raise :class:`InputError`."""
+        bad = InputError(where, f"must be {self.allowed()}, got {value!r}")
+        if self.kind == "bool":
+            if not isinstance(value, bool):
+                raise bad
+            return value
+        if self.kind in ("float", "int"):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise bad
+            if self.kind == "int" and not float(value).is_integer():
+                raise bad
+            if isinstance(value, float) and not math.isfinite(value):
+                raise bad
+            if (self.low is not None and value < self.low) or (
+                self.high is not None and value > self.high
+            ):
+                raise bad
+            return int(value) if self.kind == "int" else float(value)
+        if self.kind == "str":
+            if not isinstance(value, str) or (self.choices and value not in self.choices):
+                raise bad
+            return value
+        if self.kind == "list[str]":
+            if isinstance(value, str):
+                value = [value]
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise bad
+            if self.choices and any(v not in self.choices for v in value):
+                raise bad
+            return list(value)
+        raise TypeError(f"unknown parameter kind {self.kind!r}")  # declaration bug, not input
+
+
+@dataclass(frozen=True)
+class ParamSet:
+    """A named group of declared parameters (a scenario-file table)."""
+
+    name: str
+    doc: str
+    params: tuple[Param, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        names = [p.name for p in self.params]
+        if len(names) != len(set(names)):
+            raise ValueError(f"duplicate parameter names in {self.name}")
+
+    def __getitem__(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def names(self) -> list[str]:
+        """Names of the declared parameters, in declaration order."""
+        return [p.name for p in self.params]
+
+    def defaults(self) -> dict[str, Any]:
+        """A dict of every parameter at its default."""
+        return {p.name: p.default for p in self.params}
+
+    def resolve(self, table: Mapping[str, Any] | None, where: str) -> dict[str, Any]:
+        """Validate a user table against the declarations and fill in defaults.
+
+        Unknown keys are errors that list the known ones, so a typo never passes silently.
+        """
+        table = dict(table or {})
+        if not isinstance(table, dict):
+            raise InputError(where, "must be a table")
+        known = set(self.names())
+        for key in table:
+            if key not in known:
+                raise InputError(
+                    f"{where}.{key}",
+                    f"unknown key; known keys are: {', '.join(sorted(known))}",
+                )
+        out = self.defaults()
+        for key, value in table.items():
+            out[key] = self[key].validate(value, f"{where}.{key}")
+        return out
+
+
+def P(name: str, default: Any, doc: str, **kw: Any) -> Param:  # noqa: N802 - reads like a table
+    """Declare a parameter, inferring its kind from the default."""
+    kind = kw.pop("kind", None)
+    if kind is None:
+        if isinstance(default, bool):
+            kind = "bool"
+        elif isinstance(default, int):
+            kind = "int"
+        elif isinstance(default, float):
+            kind = "float"
+        elif isinstance(default, list):
+            kind = "list[str]"
+        else:
+            kind = "str"
+    return Param(name=name, kind=kind, default=default, doc=doc, **kw)
+
+
+ORG_KINDS = ("hospital", "mental_health", "nursing_home", "home_care", "gp")
+"""Organisation kinds (SPEC §3). Hospital and mental-health services are specialist care; the
+rest are municipal/primary care, so ties between the two groups cross the care boundary."""
+SPECIALIST_KINDS = ("hospital", "mental_health")
+ROLES = ("nurse", "physician", "care_worker", "pharmacist", "therapist", "manager")
+
+
+# --- Behaviour of staff: the mechanisms of SPEC §5 ---------------------------------------------
+MODEL = ParamSet(
+    "parameters",
+    "Mechanism parameters (one step = one week).",
+    (
+        P("p_awareness", 0.01, "Weekly chance that an unaware staff member hears of a bundle "
+          "through organisational channels (newsletters, meetings).", unit="1/week",
+          low=0.0, high=1.0),
+        P("p_word_of_mouth", 0.05, "Chance per week and per using colleague tie that an unaware "
+          "staff member becomes aware.", unit="1/week/tie", low=0.0, high=1.0),
+        P("p_innovation", 0.003, "Spontaneous (external-influence) weekly adoption hazard of an "
+          "aware staff member in a neutral context: the Bass p.", unit="1/week",
+          low=0.0, high=1.0,
+          source="Bass p; scale from Dunn et al. 2012 (SPEC §11): median 8.2 years to adoption "
+          "for drugs; assumption for bundles"),
+        P("q_imitation", 0.08, "Social-influence weekly hazard at full exposure (all weighted "
+          "neighbours using): the Bass q.", unit="1/week", low=0.0, high=1.0,
+          source="Bass q; Dunn et al. 2012: 84 of 103 drugs imitation-driven (q > p); "
+          "magnitude assumption"),
+        P("contagion", "simple", "Social influence model: 'simple' (Bass-like, hazard grows with "
+          "the weighted share of using neighbours) or 'complex' (threshold: influence acts only "
+          "once that share reaches the staff member's threshold).",
+          choices=("simple", "complex")),
+        P("threshold_mean", 0.3, "Mean adoption threshold for complex contagion (share of "
+          "weighted neighbours using).", unit="share", low=0.0, high=1.0),
+        P("threshold_sd", 0.1, "Spread of thresholds across staff.", unit="share",
+          low=0.0, high=0.5),
+        P("opinion_leader_share", 0.05, "Share of staff who are opinion leaders (highest "
+          "network degree).", unit="share", low=0.0, high=1.0),
+        P("opinion_leader_weight", 3.0, "How much more an opinion leader's example weighs in "
+          "colleagues' exposure.", unit="×", low=1.0, high=20.0,
+          source="assumption; opinion leaders per Flodgren et al. 2019 (Cochrane)"),
+        P("openness_mean", 0.5, "Mean openness to evidence-based practice (EBPAS-like score "
+          "scaled to [0, 1]).", unit="score", low=0.05, high=0.95),
+        P("beta_openness", 1.0, "Log-hazard effect of openness (per unit above 0.5).",
+          unit="log-hazard", low=0.0, high=5.0),
+        P("beta_knowledge", 2.0, "Log-hazard effect of knowledge on adoption (knowledge in "
+          "[0, 1]).", unit="log-hazard", low=0.0, high=5.0),
+        P("leadership_mean", 0.5, "Mean leadership support of organisations.", unit="score",
+          low=0.05, high=0.95),
+        P("climate_mean", 0.5, "Mean implementation climate of units.", unit="score",
+          low=0.05, high=0.95),
+        P("workload_mean", 0.5, "Mean workload of units (1 = no slack).", unit="score",
+          low=0.05, high=0.95),
+        P("context_concentration", 10.0, "Beta concentration of organisation/unit context "
+          "scores around their means (higher = more alike).", unit="", low=1.0, high=200.0),
+        P("beta_leadership", 1.0, "Log-hazard effect of leadership support (per unit above "
+          "0.5) on trying and keeping a bundle.", unit="log-hazard", low=0.0, high=5.0),
+        P("beta_climate", 1.0, "Log-hazard effect of implementation climate.",
+          unit="log-hazard", low=0.0, high=5.0),
+        P("beta_workload", 1.0, "Log-hazard penalty of workload (per unit above 0.5).",
+          unit="log-hazard", low=0.0, high=5.0),
+        P("beta_bundle", 1.0, "Log-hazard effect of a bundle's evidence strength minus its "
+          "complexity.", unit="log-hazard", low=0.0, high=5.0),
+        P("p_routinise", 0.04, "Weekly chance that a staff member trying a bundle makes it "
+          "routine, at full fidelity.", unit="1/week", low=0.0, high=1.0),
+        P("p_abandon", 0.01, "Weekly hazard that a user without support abandons the bundle "
+          "(neutral context).", unit="1/week", low=0.0, high=1.0),
+        P("routine_protection", 0.8, "Share by which routine use lowers the abandonment "
+          "hazard.", unit="share", low=0.0, high=1.0),
+        P("learning_by_doing", 0.05, "Weekly knowledge gain from using a bundle (share of the "
+          "gap to full knowledge).", unit="1/week", low=0.0, high=1.0),
+        P("knowledge_decay", 0.005, "Weekly loss of knowledge when not using the bundle.",
+          unit="1/week", low=0.0, high=1.0),
+        P("fidelity_gain", 0.08, "Weekly gain of element fidelity while using (share of the "
+          "gap to 1, at full knowledge).", unit="1/week", low=0.0, high=1.0),
+        P("fidelity_decay", 0.02, "Weekly drift of element fidelity back to baseline without "
+          "reinforcement.", unit="1/week", low=0.0, high=1.0),
+        P("turnover_annual", 0.15, "Mean annual staff turnover (leavers replaced by unaware "
+          "newcomers).", unit="1/year", low=0.0, high=1.0,
+          source="assumption; Norwegian nursing turnover is commonly reported near 10-20%/year"),
+        P("penetration_threshold", 0.5, "Compliance a unit must reach to count as having "
+          "implemented a bundle (penetration).", unit="share", low=0.0, high=1.0),
+        P("sustainability_weeks", 52, "Weeks after support ends at which sustainability "
+          "(compliance retained) is measured.", unit="weeks", low=1, high=520),
+    ),
+)
+
+
+# --- Structure of the default catchment (SPEC §10) ---------------------------------------------
+STRUCTURE = ParamSet(
+    "structure",
+    "Organisations and units of a generated health-trust catchment.",
+    (
+        P("hospital_trusts", 1, "Hospital trusts (each with its own municipalities).",
+          low=1, high=100),
+        P("wards_per_trust", 20, "Somatic wards per hospital trust.", low=0, high=500,
+          source="SPEC §10: ~20 wards per trust"),
+        P("mental_health_units_per_trust", 4, "Units of the trust's mental-health service.",
+          low=0, high=200),
+        P("municipalities_per_trust", 10, "Municipalities in each trust's catchment.",
+          low=0, high=400, source="SPEC §10: ~10 municipalities per trust catchment"),
+        P("nursing_homes_per_municipality", 3, "Nursing homes per municipality.", low=0,
+          high=100, source="SPEC §11: ~990 nursing homes / 356 municipalities ≈ 2.8"),
+        P("units_per_nursing_home", 2, "Units (wards) per nursing home.", low=1, high=20),
+        P("home_care_teams_per_municipality", 3, "Home-based care teams per municipality.",
+          low=0, high=100),
+        P("gp_practices_per_municipality", 4, "GP practices per municipality.", low=0,
+          high=500, source="SPEC §11: 5,224 GPs / 356 municipalities ≈ 15 GPs, ~4 practices"),
+        P("staff_per_ward", 45, "Mean staff per hospital ward.", unit="staff", low=2, high=500),
+        P("staff_per_mental_health_unit", 30, "Mean staff per mental-health unit.",
+          unit="staff", low=2, high=500),
+        P("staff_per_nursing_home_unit", 35, "Mean staff per nursing-home unit.",
+          unit="staff", low=2, high=500),
+        P("staff_per_home_care_team", 40, "Mean staff per home-care team.", unit="staff",
+          low=2, high=500),
+        P("staff_per_gp_practice", 8, "Mean staff per GP practice (GPs, nurses, secretaries).",
+          unit="staff", low=2, high=100),
+        P("size_variation", 0.15, "Coefficient of variation of unit sizes.", unit="share",
+          low=0.0, high=1.0),
+    ),
+)
+
+
+# --- Collaboration network layers (SPEC §4) -----------------------------------------------------
+NETWORK = ParamSet(
+    "network",
+    "Layers of the staff collaboration network (generated), or a network file to load.",
+    (
+        P("within_unit_degree", 6, "Mean number of colleagues each staff member works closely "
+          "with in their own unit (even; ring-lattice degree).", unit="ties", low=0, high=100),
+        P("within_unit_rewiring", 0.1, "Watts–Strogatz rewiring probability within units "
+          "(low = clustered, high = random).", unit="share", low=0.0, high=1.0),
+        P("cross_unit_degree", 1.0, "Mean ties per staff member to other units of the same "
+          "organisation.", unit="ties", low=0.0, high=50.0),
+        P("cross_boundary_degree", 0.3, "Mean care-pathway ties per staff member across the "
+          "specialist/municipal boundary (within the trust's catchment).", unit="ties",
+          low=0.0, high=50.0),
+        P("file", "", "A network file to load instead of generating one: GraphML, or a CSV "
+          "edge list (columns source,target[,relation,weight]) with a node table given in "
+          "'nodes'. Relative paths are relative to the scenario file."),
+        P("nodes", "", "CSV node table for a CSV edge list (column 'id', optional 'unit', "
+          "'organisation', 'kind', 'role')."),
+        P("directed_influence", False, "For loaded directed networks: influence flows only "
+          "from a nominated person to the one who named them (True) or both ways (False)."),
+    ),
+)
+
+
+ALL_SETS: tuple[ParamSet, ...] = (MODEL, STRUCTURE, NETWORK)
+
+
+def markdown_table(pset: ParamSet) -> str:
+    """Render a parameter set as a Markdown table (for docs/parameters.md and --help)."""
+    lines = [
+        f"## `[{pset.name}]`",
+        "",
+        pset.doc,
+        "",
+        "| name | default | allowed | meaning | source |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for p in pset.params:
+        lines.append(
+            f"| `{p.name}` | `{p.default!r}` | {p.allowed()} | {p.doc} | {p.source} |"
+        )
+    return "\n".join(lines) + "\n"
