@@ -143,8 +143,10 @@ def bundle_from_dict(data: dict[str, Any], where: str) -> Bundle:
         elements.append(Element(ename, str(el.get("title", ename)), roles, cross, base,
                                 {"baseline_fidelity": base_src}))
     names = [e.name for e in elements]
-    if len(set(names)) != len(names):
-        raise InputError(f"{where}: elements", "element names must be unique within a bundle")
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise InputError(f"{where}: elements", f"element name {dupes[0]!r} appears more than "
+                         "once; element names must be unique within a bundle")
     extra = {k: data[k] for k in ("harm", "references") if k in data}
     return Bundle(name, str(data.get("title", name)), str(data.get("description", "")), settings,
                   complexity, evidence, tuple(elements), sources, where, extra)
@@ -158,8 +160,10 @@ def load_bundle_file(path: str | Path) -> Bundle:
             data = tomllib.load(fh)
     except FileNotFoundError:
         raise InputError(str(path), "bundle file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(str(path), f"not valid TOML: {exc}") from None
+    except IsADirectoryError:
+        raise InputError(str(path), "is a directory; give a bundle .toml file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(str(path), f"not valid TOML (UTF-8): {exc}") from None
     return bundle_from_dict(data, str(path))
 
 
@@ -168,6 +172,8 @@ def shipped_bundles() -> dict[str, Bundle]:
     out = {}
     for path in sorted(DATA_DIR.glob("*.toml")):
         b = load_bundle_file(path)
+        if b.name != path.stem:
+            raise InputError(str(path), f"name {b.name!r} must equal the file name {path.stem!r}")
         out[b.name] = b
     return out
 

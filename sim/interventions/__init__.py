@@ -1,0 +1,26 @@
+"""Support interventions (SPEC §7), registered by the ``type`` name scenario files use."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sim.errors import InputError
+from sim.interventions.base import COMMON, Intervention
+from sim.interventions.facilitation import Facilitation
+from sim.interventions.training import Training
+
+REGISTRY: dict[str, type[Intervention]] = {cls.type_name: cls for cls in (Training, Facilitation)}
+
+
+def make_intervention(spec: Any, where: str, bundle_names: list[str]) -> Intervention:
+    """Build an intervention from its scenario table ``{type = ..., ...}``."""
+    if not isinstance(spec, dict):
+        raise InputError(where, "must be a table such as { type = \"training\", start_week = 4 }")
+    kind = spec.get("type")
+    if kind not in REGISTRY:
+        raise InputError(f"{where}.type", f"unknown intervention type {kind!r}; known types: "
+                         f"{', '.join(sorted(REGISTRY))}")
+    return REGISTRY[kind](spec, where, bundle_names)
+
+
+__all__ = ["COMMON", "REGISTRY", "Facilitation", "Intervention", "Training", "make_intervention"]

@@ -1,0 +1,32 @@
+"""Awareness and knowledge: how staff hear of a bundle and learn it.
+
+Unaware eligible staff become aware through organisational channels (weekly chance
+``p_awareness``) or a colleague who uses the bundle (``p_word_of_mouth`` per using tie);
+training (an intervention) makes trainees aware directly. Knowledge grows by doing
+(``learning_by_doing``) and fades when the bundle is not used (``knowledge_decay``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.state import AWARE, UNAWARE
+
+
+def awareness_probability(p_awareness: float, p_word_of_mouth: float,
+                          using_ties: np.ndarray) -> np.ndarray:
+    """Weekly chance of becoming aware: independent channels, one per using tie."""
+    return 1.0 - (1.0 - p_awareness) * np.power(1.0 - p_word_of_mouth, using_ties)
+
+
+def become_aware(stage: np.ndarray, eligible: np.ndarray, prob: np.ndarray,
+                 u: np.ndarray) -> None:
+    """Move unaware eligible staff to *aware* where the draw ``u`` falls below ``prob``."""
+    stage[(stage == UNAWARE) & eligible & (u < prob)] = AWARE
+
+
+def update_knowledge(knowledge: np.ndarray, using: np.ndarray, learning_by_doing: float,
+                     decay: float) -> None:
+    """Users close a share of the gap to full knowledge; non-users forget a share of theirs."""
+    gain = learning_by_doing * (1.0 - knowledge)
+    knowledge += np.where(using, gain, -decay * knowledge).astype(knowledge.dtype)

@@ -1,0 +1,213 @@
+"""The Mesa model: the composition root, where the order of a week is written once.
+
+:class:`ImplementationModel` composes a static :class:`~sim.world.World` (people and ties), the
+mutable :class:`~sim.state.State`, the strategy's interventions and the recorder. One ``step()``
+is one week:
+
+1. turnover — leavers replaced by unaware newcomers;
+2. interventions — training sessions, facilitation support (sets this week's support);
+3. awareness — from the organisation and from using colleagues;
+4. adoption — aware staff start trying (context × (spontaneous + social influence));
+5. routinisation and abandonment;
+6. knowledge — learning by doing, forgetting;
+7. fidelity — per element, gain while using, decay without reinforcement;
+8. compliance — per unit, collective elements need both sides; recorded.
+
+Everything runs on arrays; Mesa agents (organisations, units, staff) are views onto them for
+users, Mesa tools and visualisation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mesa
+import numpy as np
+from mesa.agentset import AgentSet
+
+from sim.agents import Organisation, Staff, Unit
+from sim.mechanisms import adoption, awareness, collective, fidelity, influence, sustainment
+from sim.mechanisms import turnover as turnover_mech
+from sim.outcomes.recorder import Recorder
+from sim.population import draw_staff_traits
+from sim.rng import stream
+from sim.scenario import Scenario, Strategy
+from sim.state import State
+from sim.world import World, build_world
+
+
+class ImplementationModel(mesa.Model):
+    """Staff in units and organisations adopting bundles under one support strategy."""
+
+    def __init__(self, scenario: Scenario, strategy: Strategy | str | None = None,
+                 seed: int | None = None, world: World | None = None) -> None:
+        seed = scenario.seed if seed is None else int(seed)
+        super().__init__(rng=stream(seed, "mesa"))
+        self.scenario = scenario
+        self.seed = seed
+        if strategy is None:
+            strategy = scenario.strategies[0]
+        elif isinstance(strategy, str):
+            by_name = {s.name: s for s in scenario.strategies}
+            if strategy not in by_name:
+                raise KeyError(f"no strategy {strategy!r}; have {', '.join(by_name)}")
+            strategy = by_name[strategy]
+        self.strategy = strategy
+        self.world = world if world is not None else build_world(scenario, seed)
+        self.pop = self.world.pop
+        self.par: dict[str, Any] = scenario.parameters
+        w = self.world
+        self.state = State.initial(self.pop.n_staff, len(w.bundles), w.element_baseline)
+        # Trait arrays are copied: turnover replaces them, the shared world stays untouched.
+        self.openness = self.pop.staff_openness.copy()
+        self.threshold = self.pop.staff_threshold.copy()
+        self.log_ctx = w.log_ctx.copy()
+        n_units, n_b = self.pop.n_units, len(w.bundles)
+        self.unit_support = np.zeros((n_units, n_b), np.float32)
+        self.unit_boost = np.zeros((n_units, n_b), np.float32)
+        self.cost = np.zeros(n_b, np.float64)
+        self.cost_by_intervention: dict[str, float] = {}
+        self.unit_compliance = np.full((n_units, n_b), np.nan, np.float32)
+        self.unit_fidelity = np.full((n_units, n_b), np.nan, np.float32)
+        self._streams: dict[str, np.random.Generator] = {}
+        self._p_leave = turnover_mech.weekly_rate(self.par["turnover_annual"])
+        self._eb_onehot = np.eye(n_b, dtype=np.float32)[w.element_bundle]  # (E, B)
+        self._performs_per_bundle = w.performs.astype(np.float32) @ self._eb_onehot
+        self.interventions = scenario.build_interventions(strategy)
+        for iv in self.interventions:
+            iv.setup(self)
+        every = scenario.output["every_weeks"]
+        weeks = sorted({*range(0, scenario.weeks + 1, every), scenario.weeks})
+        self.recorder = Recorder(n_units, n_b, weeks)
+        self.organisations = AgentSet(
+            [Organisation(self, i) for i in range(len(self.pop.org_name))], random=self.random)
+        self.units = AgentSet([Unit(self, i) for i in range(n_units)], random=self.random)
+        self._staff: AgentSet | None = None
+        self._measure()
+
+    # --- services for mechanisms and interventions ---------------------------------------------
+    @property
+    def eligible(self) -> np.ndarray:
+        """(N, B) who each bundle applies to."""
+        return self.world.eligible
+
+    @property
+    def unit_degree(self) -> np.ndarray:
+        """(U,) mean ties per staff member, for centrality targeting."""
+        return self.world.unit_degree
+
+    @property
+    def week(self) -> int:
+        """Weeks simulated so far."""
+        return self.state.week
+
+    def stream(self, name: str) -> np.random.Generator:
+        """The named random stream of this run (created on first use)."""
+        if name not in self._streams:
+            self._streams[name] = stream(self.seed, name)
+        return self._streams[name]
+
+    def draw(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        """Uniform [0, 1) draws from a named stream."""
+        return self.stream(name).random(shape, dtype=np.float32)
+
+    def add_cost(self, intervention: str, bundle: int, amount: float) -> None:
+        """Book intervention cost against a bundle."""
+        self.cost[bundle] += amount
+        self.cost_by_intervention[intervention] = (
+            self.cost_by_intervention.get(intervention, 0.0) + amount)
+
+    @property
+    def staff(self) -> AgentSet:
+        """Staff as Mesa agents (created on first access: a national run needs none)."""
+        if self._staff is None:
+            self._staff = AgentSet([Staff(self, i) for i in range(self.pop.n_staff)],
+                                   random=self.random)
+        return self._staff
+
+    # --- one week ------------------------------------------------------------------------------
+    def step(self) -> None:
+        """Simulate one week (the order is the module docstring's)."""
+        w, st, par, world = self.world, self.state, self.par, self.world
+        st.week += 1
+        n, n_b = self.pop.n_staff, len(w.bundles)
+        self.unit_support.fill(0.0)
+        self.unit_boost.fill(0.0)
+
+        # 1. turnover
+        leavers = self.draw("turnover", (n,)) < self._p_leave
+        if leavers.any():
+            turnover_mech.replace_leavers(st, leavers, w.element_baseline)
+            rng = self.stream("turnover:traits")
+            op, th = draw_staff_traits(rng, par, int(leavers.sum()))
+            self.openness[leavers], self.threshold[leavers] = op, th
+            shift = par["beta_openness"] * (op - self.pop.staff_openness[leavers])
+            self.log_ctx[leavers] = w.log_ctx[leavers] + shift[:, None]
+
+        # 2. interventions
+        for iv in self.interventions:
+            iv.apply(self, st.week)
+        support = self.unit_support[self.pop.staff_unit]  # (N, B)
+        boost = self.unit_boost[self.pop.staff_unit]
+
+        # 3. awareness (from colleagues using at the start of the week)
+        using = st.using() & w.eligible
+        using_ties = w.adjacency @ using.astype(np.float32)
+        prob = awareness.awareness_probability(par["p_awareness"], par["p_word_of_mouth"],
+                                               using_ties)
+        awareness.become_aware(st.stage, w.eligible, prob, self.draw("awareness", (n, n_b)))
+
+        # 4. adoption
+        expo = influence.exposure(w.weighted, w.weighted_total, using)
+        infl = influence.influence_hazard(expo, par["q_imitation"], par["contagion"],
+                                          self.threshold)
+        hazard = adoption.adoption_hazard(self.log_ctx + boost, par["p_innovation"],
+                                          par["beta_knowledge"], st.knowledge, infl)
+        adoption.start_trying(st.stage, hazard, self.draw("adoption", (n, n_b)))
+
+        # 5. routinisation and abandonment
+        staff_fid = self._staff_fidelity()
+        u_routine = self.draw("routinise", (n, n_b))
+        u_abandon = self.draw("abandon", (n, n_b))
+        ab = sustainment.abandonment_hazard(st.stage, self.log_ctx, support, par["p_abandon"],
+                                            par["routine_protection"])
+        sustainment.abandon(st.stage, ab, u_abandon)
+        sustainment.routinise(st.stage, par["p_routinise"], staff_fid, u_routine)
+
+        # 6. knowledge
+        using = st.using()
+        awareness.update_knowledge(st.knowledge, using, par["learning_by_doing"],
+                                   par["knowledge_decay"])
+
+        # 7. fidelity
+        eb = w.element_bundle
+        fidelity.update_fidelity(
+            st.fidelity, w.element_baseline, using[:, eb] & w.performs, st.knowledge[:, eb],
+            support[:, eb], par["fidelity_gain"], par["fidelity_decay"], w.element_complexity)
+
+        # 8. compliance and recording
+        self._measure()
+
+    def _staff_fidelity(self) -> np.ndarray:
+        """(N, B) mean fidelity over the elements each person performs."""
+        w = self.world
+        total = (self.state.fidelity * w.performs) @ self._eb_onehot
+        return total / np.maximum(self._performs_per_bundle, 1.0)
+
+    def _measure(self) -> None:
+        """Compute unit compliance for this week and record it if wanted."""
+        w = self.world
+        perf, _ = collective.unit_performance(w.membership, self.state.fidelity, w.performs)
+        eff = collective.effective_performance(perf, w.pathways, w.element_cross)
+        self.unit_compliance, self.unit_fidelity = collective.bundle_compliance(
+            eff, w.element_bundle, len(w.bundles))
+        if self.recorder.wants(self.state.week):
+            users = w.membership @ (self.state.using() & w.eligible).astype(np.float32)
+            self.recorder.record(self.state.week, users, self.unit_compliance,
+                                 self.unit_fidelity, self.cost)
+
+    def run(self) -> ImplementationModel:
+        """Step through the scenario's weeks."""
+        for _ in range(self.scenario.weeks - self.state.week):
+            self.step()
+        return self

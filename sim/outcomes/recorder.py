@@ -1,0 +1,108 @@
+"""Recording a run: unit-level arrays each recorded week, aggregated to a tidy table at the end.
+
+The per-week work is a few sparse products over all staff (no per-agent loop); organisation-kind
+and whole-system rows are derived from the unit arrays when the table is built, so recording
+never dominates a step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sim.params import ORG_KINDS
+
+METRICS = ("adoption", "compliance", "fidelity", "penetration")
+LEVELS = ("unit", "kind", "system")
+
+
+class Recorder:
+    """Stores (T, U, B) arrays of unit adoption, compliance and mean fidelity."""
+
+    def __init__(self, n_units: int, n_bundles: int, weeks: list[int]) -> None:
+        shape = (len(weeks), n_units, n_bundles)
+        self.weeks = weeks
+        self._row = {w: i for i, w in enumerate(weeks)}
+        self.users = np.zeros(shape, np.float32)
+        self.compliance = np.full(shape, np.nan, np.float32)
+        self.fidelity = np.full(shape, np.nan, np.float32)
+        self.cost = np.zeros((len(weeks), n_bundles), np.float64)
+
+    def wants(self, week: int) -> bool:
+        """Whether ``week`` is recorded."""
+        return week in self._row
+
+    def record(self, week: int, users: np.ndarray, compliance: np.ndarray,
+               fidelity: np.ndarray, cost: np.ndarray) -> None:
+        """Store one week's unit arrays (users = count of eligible staff using)."""
+        i = self._row[week]
+        self.users[i] = users
+        self.compliance[i] = compliance
+        self.fidelity[i] = fidelity
+        self.cost[i] = cost
+
+    def system_series(self, eligible: np.ndarray, threshold: float) -> dict[str, np.ndarray]:
+        """(T, B) whole-system series of each metric (used by the summary and plots)."""
+        return _aggregate(self, eligible, np.ones(eligible.shape[0], bool), threshold)
+
+    def table(self, unit_names: list[str], unit_kind: np.ndarray, bundle_names: list[str],
+              eligible: np.ndarray, threshold: float, unit_level: bool) -> pd.DataFrame:
+        """The tidy long table: one row per week × bundle × level × entity."""
+        frames = []
+        t, u, b = self.users.shape
+        if unit_level:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                adoption = np.where(eligible > 0, self.users / eligible, np.nan)
+            pen = np.where(np.isnan(self.compliance), np.nan,
+                           (self.compliance >= threshold).astype(np.float32))
+            frames.append(_frame("unit", np.asarray(unit_names, object), self.weeks,
+                                 bundle_names, adoption, self.compliance, self.fidelity, pen))
+        kinds = [k for k in range(len(ORG_KINDS)) if (unit_kind == k).any()]
+        for k in kinds:
+            agg = _aggregate(self, eligible, unit_kind == k, threshold)
+            frames.append(_frame("kind", np.asarray([ORG_KINDS[k]], object), self.weeks,
+                                 bundle_names, *(agg[m][:, None, :] for m in METRICS)))
+        agg = _aggregate(self, eligible, np.ones(u, bool), threshold)
+        frames.append(_frame("system", np.asarray(["all"], object), self.weeks, bundle_names,
+                             *(agg[m][:, None, :] for m in METRICS)))
+        out = pd.concat(frames, ignore_index=True)
+        out["level"] = pd.Categorical(out["level"], categories=list(LEVELS))
+        out["bundle"] = pd.Categorical(out["bundle"], categories=bundle_names)
+        return out
+
+
+def _aggregate(rec: Recorder, eligible: np.ndarray, mask: np.ndarray,
+               threshold: float) -> dict[str, np.ndarray]:
+    """Aggregate units in ``mask``: adoption pooled over staff; compliance and fidelity weighted
+    by eligible staff (a proxy for patient volume: assumption); penetration = share of applicable
+    units at or above the threshold."""
+    elig = eligible[mask]  # (u, B)
+    users = rec.users[:, mask, :].sum(axis=1)
+    total = elig.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        adoption = np.where(total > 0, users / total, np.nan)
+        comp = rec.compliance[:, mask, :]
+        fid = rec.fidelity[:, mask, :]
+        app = ~np.isnan(comp)
+        w = np.where(app, elig[None, :, :], 0.0)
+        wsum = w.sum(axis=1)
+        compliance = np.where(wsum > 0, np.nansum(comp * w, axis=1) / wsum, np.nan)
+        fidelity = np.where(wsum > 0, np.nansum(fid * w, axis=1) / wsum, np.nan)
+        n_app = app.sum(axis=1)
+        above = (np.nan_to_num(comp, nan=-1.0) >= threshold).sum(axis=1)
+        penetration = np.where(n_app > 0, above / np.maximum(n_app, 1), np.nan)
+    return {"adoption": adoption, "compliance": compliance, "fidelity": fidelity,
+            "penetration": penetration}
+
+
+def _frame(level: str, entities: np.ndarray, weeks: list[int], bundles: list[str],
+           *metrics: np.ndarray) -> pd.DataFrame:
+    """Long frame from (T, entities, B) metric arrays."""
+    t, e, b = metrics[0].shape
+    week = np.repeat(np.asarray(weeks, np.int32), e * b)
+    entity = np.tile(np.repeat(entities, b), t)
+    bundle = np.tile(np.asarray(bundles, object), t * e)
+    data = {"week": week, "bundle": bundle, "level": level, "entity": entity}
+    for name, arr in zip(METRICS, metrics, strict=True):
+        data[name] = arr.reshape(-1).astype(np.float64)
+    return pd.DataFrame(data)

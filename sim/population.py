@@ -1,0 +1,269 @@
+"""The population: organisations, units and staff as arrays (struct of arrays).
+
+Built once per run seed from the scenario's ``[structure]`` (a generated health-trust catchment)
+or from a loaded network file, and shared read-only by every strategy of that seed, so strategies
+are compared on the same people (common random numbers). What changes during a run lives in
+:mod:`sim.state`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import scipy.sparse as sp
+
+from sim.errors import InputError
+from sim.params import ORG_KINDS, ROLES, SPECIALIST_KINDS
+from sim.rng import stream
+
+KIND_CODE = {k: i for i, k in enumerate(ORG_KINDS)}
+ROLE_CODE = {r: i for i, r in enumerate(ROLES)}
+
+# Role mix per organisation kind (shares of staff). Assumption: rounded from typical Norwegian
+# staffing (registered nurses dominate wards; care workers dominate municipal care; GP practices are
+# physicians plus nurses/secretaries counted as nurses). To be replaced by registry data (SSB).
+ROLE_MIX: dict[str, dict[str, float]] = {
+    "hospital": {"nurse": 0.58, "physician": 0.22, "care_worker": 0.12, "pharmacist": 0.03,
+                 "therapist": 0.0, "manager": 0.05},
+    "mental_health": {"nurse": 0.40, "physician": 0.15, "care_worker": 0.15, "pharmacist": 0.0,
+                      "therapist": 0.25, "manager": 0.05},
+    "nursing_home": {"nurse": 0.35, "physician": 0.04, "care_worker": 0.55, "pharmacist": 0.01,
+                     "therapist": 0.0, "manager": 0.05},
+    "home_care": {"nurse": 0.40, "physician": 0.0, "care_worker": 0.55, "pharmacist": 0.0,
+                  "therapist": 0.0, "manager": 0.05},
+    "gp": {"nurse": 0.45, "physician": 0.50, "care_worker": 0.0, "pharmacist": 0.0,
+           "therapist": 0.0, "manager": 0.05},
+}
+
+
+@dataclass
+class Population:
+    """Who is where: organisations, units, staff and the unit-level care pathways."""
+
+    org_name: list[str]
+    org_kind: np.ndarray  # (O,) int8 codes into ORG_KINDS
+    org_trust: np.ndarray  # (O,) int32: catchment (hospital trust) the organisation belongs to
+    org_leadership: np.ndarray  # (O,) float32 leadership support in [0, 1]
+    unit_name: list[str]
+    unit_org: np.ndarray  # (U,) int32
+    unit_climate: np.ndarray  # (U,) float32 implementation climate in [0, 1]
+    unit_workload: np.ndarray  # (U,) float32 workload in [0, 1]
+    staff_unit: np.ndarray  # (N,) int32
+    staff_role: np.ndarray  # (N,) int8 codes into ROLES
+    staff_openness: np.ndarray  # (N,) float32 in [0, 1]
+    staff_threshold: np.ndarray  # (N,) float32 complex-contagion threshold
+    staff_label: list[str] | None = None  # node ids when loaded from a file
+
+    @property
+    def n_staff(self) -> int:
+        """Number of staff positions (constant: leavers are replaced)."""
+        return len(self.staff_unit)
+
+    @property
+    def n_units(self) -> int:
+        """Number of units."""
+        return len(self.unit_org)
+
+    @property
+    def unit_kind(self) -> np.ndarray:
+        """Organisation kind code of each unit."""
+        return self.org_kind[self.unit_org]
+
+    @property
+    def staff_kind(self) -> np.ndarray:
+        """Organisation kind code of each staff member's unit."""
+        return self.org_kind[self.unit_org[self.staff_unit]]
+
+    def membership(self) -> sp.csr_matrix:
+        """Sparse (units × staff) 0/1 matrix: sums over staff of a unit in one product."""
+        n = self.n_staff
+        return sp.csr_matrix(
+            (np.ones(n, np.float32), (self.staff_unit, np.arange(n))),
+            shape=(self.n_units, n),
+        )
+
+    def pathways(self) -> sp.csr_matrix:
+        """Unit-level care pathways across the specialist/municipal boundary.
+
+        Each specialist unit is linked to every municipal unit of the same catchment (trust) and
+        back, with equal weight (assumption: patient flows proportional to nothing more specific
+        until flow data are given). Rows are not normalised: callers weigh by applicability.
+        """
+        kinds = self.unit_kind
+        specialist = np.isin(kinds, [KIND_CODE[k] for k in SPECIALIST_KINDS])
+        trust = self.org_trust[self.unit_org]
+        rows, cols = [], []
+        for t in np.unique(trust):
+            s = np.flatnonzero((trust == t) & specialist)
+            m = np.flatnonzero((trust == t) & ~specialist)
+            if len(s) and len(m):
+                r, c = np.meshgrid(s, m, indexing="ij")
+                rows += [r.ravel(), c.ravel()]
+                cols += [c.ravel(), r.ravel()]
+        if not rows:
+            return sp.csr_matrix((self.n_units, self.n_units), dtype=np.float32)
+        r, c = np.concatenate(rows), np.concatenate(cols)
+        return sp.csr_matrix((np.ones(len(r), np.float32), (r, c)),
+                             shape=(self.n_units, self.n_units))
+
+
+def _beta(rng: np.random.Generator, mean: float, concentration: float, size: int) -> np.ndarray:
+    return rng.beta(mean * concentration, (1 - mean) * concentration, size).astype(np.float32)
+
+
+def _draw_roles(rng: np.random.Generator, kind: str, n: int) -> np.ndarray:
+    """Roles for a unit of ``n`` staff: shares from ROLE_MIX, rounded, at least one manager."""
+    mix = ROLE_MIX[kind]
+    probs = np.array([mix[r] for r in ROLES], dtype=float)
+    counts = np.floor(probs * n).astype(int)
+    rest = n - counts.sum()
+    if rest > 0:
+        extra = rng.choice(len(ROLES), size=rest, p=probs / probs.sum())
+        counts += np.bincount(extra, minlength=len(ROLES))
+    return np.repeat(np.arange(len(ROLES), dtype=np.int8), counts)
+
+
+def draw_staff_traits(
+    rng: np.random.Generator, params: dict[str, Any], n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Openness and complex-contagion threshold for ``n`` new staff members.
+
+    Used at initialisation and for newcomers after turnover, so both come from one place.
+    """
+    openness = _beta(rng, params["openness_mean"], 10.0, n)
+    threshold = np.clip(
+        rng.normal(params["threshold_mean"], params["threshold_sd"], n), 0.0, 1.0
+    ).astype(np.float32)
+    return openness, threshold
+
+
+def _context(rng: np.random.Generator, params: dict[str, Any], n_orgs: int,
+             n_units: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    conc = params["context_concentration"]
+    leadership = _beta(rng, params["leadership_mean"], conc, n_orgs)
+    climate = _beta(rng, params["climate_mean"], conc, n_units)
+    workload = _beta(rng, params["workload_mean"], conc, n_units)
+    return leadership, climate, workload
+
+
+def generate_catchment(structure: dict[str, Any], params: dict[str, Any], seed: int) -> Population:
+    """Generate one or more health-trust catchments from ``[structure]`` parameters."""
+    rng = stream(seed, "population")
+    org_name: list[str] = []
+    org_kind: list[int] = []
+    org_trust: list[int] = []
+    unit_name: list[str] = []
+    unit_org: list[int] = []
+    unit_size: list[int] = []
+    unit_kind_name: list[str] = []
+
+    def add_org(name: str, kind: str, trust: int) -> int:
+        org_name.append(name)
+        org_kind.append(KIND_CODE[kind])
+        org_trust.append(trust)
+        return len(org_name) - 1
+
+    def add_units(org: int, kind: str, prefix: str, count: int, mean_size: int) -> None:
+        cv = structure["size_variation"]
+        for k in range(count):
+            size = int(max(2, round(rng.normal(mean_size, cv * mean_size))))
+            unit_name.append(f"{prefix} {k + 1}")
+            unit_org.append(org)
+            unit_size.append(size)
+            unit_kind_name.append(kind)
+
+    s = structure
+    for t in range(s["hospital_trusts"]):
+        tn = f"Trust {t + 1}"
+        if s["wards_per_trust"]:
+            o = add_org(f"{tn} hospital", "hospital", t)
+            add_units(o, "hospital", f"{tn} hospital ward", s["wards_per_trust"],
+                      s["staff_per_ward"])
+        if s["mental_health_units_per_trust"]:
+            o = add_org(f"{tn} mental health", "mental_health", t)
+            add_units(o, "mental_health", f"{tn} mental health unit",
+                      s["mental_health_units_per_trust"], s["staff_per_mental_health_unit"])
+        for m in range(s["municipalities_per_trust"]):
+            mn = f"{tn} municipality {m + 1}"
+            for h in range(s["nursing_homes_per_municipality"]):
+                o = add_org(f"{mn} nursing home {h + 1}", "nursing_home", t)
+                add_units(o, "nursing_home", f"{mn} nursing home {h + 1} unit",
+                          s["units_per_nursing_home"], s["staff_per_nursing_home_unit"])
+            if s["home_care_teams_per_municipality"]:
+                o = add_org(f"{mn} home care", "home_care", t)
+                add_units(o, "home_care", f"{mn} home care team",
+                          s["home_care_teams_per_municipality"], s["staff_per_home_care_team"])
+            for g in range(s["gp_practices_per_municipality"]):
+                o = add_org(f"{mn} GP practice {g + 1}", "gp", t)
+                add_units(o, "gp", f"{mn} GP practice {g + 1}", 1, s["staff_per_gp_practice"])
+    if not unit_org:
+        raise InputError("structure", "the structure has no units: set wards_per_trust, "
+                         "municipalities_per_trust or the per-municipality counts above 0")
+    sizes = np.asarray(unit_size)
+    staff_unit = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
+    staff_role = np.concatenate([_draw_roles(rng, k, n) for k, n in zip(unit_kind_name, sizes,
+                                                                        strict=True)])
+    openness, threshold = draw_staff_traits(rng, params, len(staff_unit))
+    leadership, climate, workload = _context(rng, params, len(org_name), len(unit_org))
+    return Population(
+        org_name=org_name, org_kind=np.asarray(org_kind, np.int8),
+        org_trust=np.asarray(org_trust, np.int32), org_leadership=leadership,
+        unit_name=unit_name, unit_org=np.asarray(unit_org, np.int32), unit_climate=climate,
+        unit_workload=workload, staff_unit=staff_unit, staff_role=staff_role,
+        staff_openness=openness, staff_threshold=threshold,
+    )
+
+
+def population_from_graph(graph: nx.Graph, params: dict[str, Any], seed: int,
+                          where: str) -> tuple[Population, list[Any]]:
+    """Build a population from a loaded network's node attributes.
+
+    Node attributes used (all optional): ``unit`` (default: one unit for everybody),
+    ``organisation`` (default: the unit), ``kind`` (organisation kind, default ``gp``),
+    ``role`` (default ``physician`` in GP services, else ``nurse``). Returns the population and
+    the node order (node *i* is staff member *i*).
+    """
+    rng = stream(seed, "population")
+    nodes = list(graph.nodes)
+    if not nodes:
+        raise InputError(where, "the network has no nodes")
+    units: dict[str, int] = {}
+    orgs: dict[str, int] = {}
+    org_kind: list[int] = []
+    unit_org: list[int] = []
+    staff_unit = np.empty(len(nodes), np.int32)
+    staff_role = np.empty(len(nodes), np.int8)
+    for i, node in enumerate(nodes):
+        attrs = graph.nodes[node]
+        unit = str(attrs.get("unit", "all"))
+        org = str(attrs.get("organisation", unit))
+        kind = str(attrs.get("kind", "gp"))
+        if kind not in KIND_CODE:
+            raise InputError(f"{where}: node {node!r} kind",
+                             f"unknown organisation kind {kind!r}; allowed: {', '.join(ORG_KINDS)}")
+        role = str(attrs.get("role", "physician" if kind == "gp" else "nurse"))
+        if role not in ROLE_CODE:
+            raise InputError(f"{where}: node {node!r} role",
+                             f"unknown role {role!r}; allowed: {', '.join(ROLES)}")
+        if org not in orgs:
+            orgs[org] = len(orgs)
+            org_kind.append(KIND_CODE[kind])
+        if unit not in units:
+            units[unit] = len(units)
+            unit_org.append(orgs[org])
+        staff_unit[i] = units[unit]
+        staff_role[i] = ROLE_CODE[role]
+    openness, threshold = draw_staff_traits(rng, params, len(nodes))
+    leadership, climate, workload = _context(rng, params, len(orgs), len(units))
+    pop = Population(
+        org_name=list(orgs), org_kind=np.asarray(org_kind, np.int8),
+        org_trust=np.zeros(len(orgs), np.int32), org_leadership=leadership,
+        unit_name=list(units), unit_org=np.asarray(unit_org, np.int32), unit_climate=climate,
+        unit_workload=workload, staff_unit=staff_unit, staff_role=staff_role,
+        staff_openness=openness, staff_threshold=threshold,
+        staff_label=[str(n) for n in nodes],
+    )
+    return pop, nodes

@@ -1,0 +1,212 @@
+"""Scenario files: load a TOML scenario, validate every field, resolve defaults.
+
+A scenario says who is there (``[structure]`` or a network file), how they are connected
+(``[network]``), how they behave (``[parameters]``), which bundles they are asked to adopt and
+which support strategies to compare (``[[strategies]]``). Every error names the file, the field
+and what is allowed. ``load_scenario(None)`` gives the built-in default catchment.
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sim.bundles import Bundle, resolve_bundle
+from sim.errors import InputError
+from sim.interventions import make_intervention
+from sim.params import MODEL, NETWORK, STRUCTURE, P, ParamSet
+
+DEFAULT_SCENARIO = Path(__file__).parent / "scenarios" / "default.toml"
+
+TOP = ParamSet(
+    "scenario",
+    "Top-level keys of a scenario file.",
+    (
+        P("name", "scenario", "Short name shown in outputs."),
+        P("description", "", "What the scenario is for."),
+        P("weeks", 156, "Weeks to simulate (one step = one week).", unit="weeks", low=1,
+          high=5200),
+        P("seed", 1, "Root seed: replicate seeds are spawned from it.", low=0, high=2**63 - 1),
+        P("replicates", 1, "Replicates per strategy (the command line may override).", low=1,
+          high=100000),
+    ),
+)
+
+OUTPUT = ParamSet(
+    "output",
+    "What the run records.",
+    (
+        P("unit_level", True, "Record every unit, not only organisation kinds and the system."),
+        P("every_weeks", 1, "Record every n-th week (the last week is always recorded).",
+          unit="weeks", low=1, high=520),
+    ),
+)
+
+_SECTIONS = {"parameters": MODEL, "structure": STRUCTURE, "network": NETWORK, "output": OUTPUT}
+_TOP_KEYS = set(TOP.names()) | set(_SECTIONS) | {"bundles", "strategies"}
+
+
+@dataclass
+class Strategy:
+    """A named set of interventions (a support package planners compare)."""
+
+    name: str
+    interventions: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Scenario:
+    """A validated scenario with every default filled in."""
+
+    name: str
+    description: str
+    weeks: int
+    seed: int
+    replicates: int
+    parameters: dict[str, Any]
+    structure: dict[str, Any]
+    network: dict[str, Any]
+    output: dict[str, Any]
+    bundles: list[Bundle]
+    strategies: list[Strategy]
+    path: str = "<built-in default>"
+    base_dir: Path = field(default_factory=Path.cwd)
+
+    @property
+    def bundle_names(self) -> list[str]:
+        """Names of the scenario's bundles, in order."""
+        return [b.name for b in self.bundles]
+
+    def build_interventions(self, strategy: Strategy) -> list:
+        """Fresh intervention objects for one run of ``strategy``."""
+        out = []
+        for i, spec in enumerate(strategy.interventions):
+            where = f"{self.path}: strategies[{strategy.name!r}].interventions[{i}]"
+            out.append(make_intervention(spec, where, self.bundle_names))
+        return out
+
+    def with_overrides(self, **sections: dict[str, Any]) -> Scenario:
+        """A copy with some parameters changed, validated like a file (for experiments)."""
+        new = copy.deepcopy(self)
+        for section, values in sections.items():
+            if section not in _SECTIONS:
+                raise InputError(section, f"unknown section; known: {', '.join(_SECTIONS)}")
+            merged = {**getattr(new, section), **values}
+            setattr(new, section, _SECTIONS[section].resolve(merged, f"{self.path}: {section}"))
+        return new
+
+    def resolved(self) -> dict[str, Any]:
+        """The scenario as plain data, every default filled (for manifests)."""
+        return {
+            "name": self.name, "description": self.description, "weeks": self.weeks,
+            "seed": self.seed, "replicates": self.replicates, "source": self.path,
+            "parameters": self.parameters, "structure": self.structure, "network": self.network,
+            "output": self.output,
+            "bundles": [{"name": b.name, "file": b.path} for b in self.bundles],
+            "strategies": [
+                {"name": s.name, "interventions": [iv.describe() for iv in
+                                                   self.build_interventions(s)]}
+                for s in self.strategies
+            ],
+        }
+
+
+def scenario_from_dict(data: dict[str, Any], path: str, base_dir: Path) -> Scenario:
+    """Validate a parsed scenario table."""
+    for key in data:
+        if key not in _TOP_KEYS:
+            raise InputError(f"{path}: {key}",
+                             f"unknown key; known keys are: {', '.join(sorted(_TOP_KEYS))}")
+    top = TOP.resolve({k: v for k, v in data.items() if k in TOP.names()}, f"{path}:")
+    sections = {}
+    for name, pset in _SECTIONS.items():
+        table = data.get(name, {})
+        if not isinstance(table, dict):
+            raise InputError(f"{path}: {name}", f"must be a table [{name}]")
+        sections[name] = pset.resolve(table, f"{path}: {name}")
+
+    raw_bundles = data.get("bundles", ["antibiotic_stewardship", "medication_list_accuracy",
+                                       "deteriorating_patient",
+                                       "mental_health_patient_involvement"])
+    if not isinstance(raw_bundles, list) or not raw_bundles:
+        raise InputError(f"{path}: bundles", "must be a non-empty list of bundle names, bundle "
+                         "file paths or inline tables")
+    bundles = [resolve_bundle(ref, f"{path}: bundles[{i}]", base_dir)
+               for i, ref in enumerate(raw_bundles)]
+    names = [b.name for b in bundles]
+    if len(set(names)) != len(names):
+        raise InputError(f"{path}: bundles", "a bundle is listed twice")
+
+    raw_strategies = data.get("strategies", [{"name": "no extra support"}])
+    if not isinstance(raw_strategies, list) or not raw_strategies:
+        raise InputError(f"{path}: strategies", "must be a non-empty array of [[strategies]] "
+                         "tables, each with a name and interventions")
+    strategies = []
+    for i, raw in enumerate(raw_strategies):
+        where = f"{path}: strategies[{i}]"
+        if not isinstance(raw, dict):
+            raise InputError(where, "must be a table with 'name' and 'interventions'")
+        extra = set(raw) - {"name", "interventions"}
+        if extra:
+            raise InputError(f"{where}.{sorted(extra)[0]}",
+                             "unknown key; known keys are: interventions, name")
+        name = raw.get("name")
+        if not isinstance(name, str) or not name:
+            raise InputError(f"{where}.name", "must be a non-empty string")
+        ivs = raw.get("interventions", [])
+        if not isinstance(ivs, list):
+            raise InputError(f"{where}.interventions", "must be an array of tables")
+        strategies.append(Strategy(name, [dict(iv) if isinstance(iv, dict) else iv
+                                          for iv in ivs]))
+    if len({s.name for s in strategies}) != len(strategies):
+        raise InputError(f"{path}: strategies", "strategy names must be unique")
+
+    scenario = Scenario(
+        name=top["name"], description=top["description"], weeks=top["weeks"],
+        seed=top["seed"], replicates=top["replicates"], parameters=sections["parameters"],
+        structure=sections["structure"], network=sections["network"],
+        output=sections["output"], bundles=bundles, strategies=strategies, path=path,
+        base_dir=base_dir,
+    )
+    for s in strategies:  # validate every intervention now, not in the middle of a run
+        scenario.build_interventions(s)
+    if scenario.network["file"]:
+        scenario.network["file"] = str(_resolve_path(scenario.network["file"], base_dir,
+                                                     f"{path}: network.file"))
+    if scenario.network["nodes"]:
+        scenario.network["nodes"] = str(_resolve_path(scenario.network["nodes"], base_dir,
+                                                      f"{path}: network.nodes"))
+    return scenario
+
+
+def _resolve_path(value: str, base_dir: Path, where: str) -> Path:
+    p = Path(value)
+    if not p.is_absolute():
+        p = base_dir / p
+    if not p.exists():
+        raise InputError(where, f"file {str(p)!r} not found (relative paths are relative to "
+                         "the scenario file)")
+    return p
+
+
+def load_scenario(path: str | Path | None = None) -> Scenario:
+    """Load and validate a scenario file; ``None`` loads the built-in default."""
+    if path is None:
+        file = DEFAULT_SCENARIO
+        label = "<built-in default>"
+    else:
+        file = Path(path)
+        label = str(path)
+    try:
+        with file.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise InputError(label, "scenario file not found") from None
+    except IsADirectoryError:
+        raise InputError(label, "is a directory; give a scenario .toml file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(label, f"not valid TOML: {exc}") from None
+    return scenario_from_dict(data, label, file.parent.resolve())

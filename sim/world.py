@@ -1,0 +1,114 @@
+"""The static world of a run: population, network and the matrices derived from them.
+
+Built once per seed and shared read-only by every strategy run with that seed, so strategies are
+compared on the same people and ties (common random numbers) and the build cost is paid once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from sim.bundles import Bundle
+from sim.mechanisms.context import log_context
+from sim.mechanisms.influence import leader_weights, weighted_matrix
+from sim.networks.generators import generate_network
+from sim.networks.network import LAYERS, CollaborationNetwork
+from sim.population import KIND_CODE, ROLE_CODE, Population, generate_catchment
+from sim.scenario import Scenario
+
+
+@dataclass
+class World:
+    """Everything about a run that does not change over time."""
+
+    pop: Population
+    network: CollaborationNetwork
+    bundles: list[Bundle]
+    adjacency: sp.csr_matrix  # (N, N) binary: i listens to j
+    weighted: sp.csr_matrix  # (N, N) adjacency weighted by opinion leadership of j
+    weighted_total: np.ndarray  # (N,) row sums of ``weighted``
+    leaders: np.ndarray  # (N,) bool opinion leaders
+    membership: sp.csr_matrix  # (U, N) unit membership
+    pathways: sp.csr_matrix  # (U, U) care-pathway partners across the boundary
+    eligible: np.ndarray  # (N, B) bool: bundle applies to this person's setting and role
+    performs: np.ndarray  # (N, E) bool: person performs element e
+    element_bundle: np.ndarray  # (E,) int: bundle of each element
+    element_cross: np.ndarray  # (E,) bool: cross-boundary element
+    element_baseline: np.ndarray  # (E,) float32 baseline fidelity
+    element_complexity: np.ndarray  # (E,) float32 complexity of the element's bundle
+    log_ctx: np.ndarray  # (N, B) static log context multiplier
+    unit_degree: np.ndarray  # (U,) mean ties per staff member of the unit
+    eligible_per_unit: np.ndarray  # (U, B) eligible staff counts
+
+
+def _element_tables(bundles: list[Bundle]) -> tuple[np.ndarray, ...]:
+    eb, cross, base, cx = [], [], [], []
+    for b, bundle in enumerate(bundles):
+        for e in bundle.elements:
+            eb.append(b)
+            cross.append(e.cross_boundary)
+            base.append(e.baseline_fidelity)
+            cx.append(bundle.complexity)
+    return (np.asarray(eb, np.intp), np.asarray(cross, bool), np.asarray(base, np.float32),
+            np.asarray(cx, np.float32))
+
+
+def eligibility(pop: Population, bundles: list[Bundle]) -> tuple[np.ndarray, np.ndarray]:
+    """(N, B) who a bundle applies to, and (N, E) who performs each element."""
+    kind, role = pop.staff_kind, pop.staff_role
+    elig = np.zeros((pop.n_staff, len(bundles)), bool)
+    perf_cols = []
+    for b, bundle in enumerate(bundles):
+        in_setting = np.isin(kind, [KIND_CODE[k] for k in bundle.settings])
+        elig[:, b] = in_setting & np.isin(role, [ROLE_CODE[r] for r in bundle.roles])
+        for e in bundle.elements:
+            perf_cols.append(in_setting & np.isin(role, [ROLE_CODE[r] for r in e.roles]))
+    return elig, np.stack(perf_cols, axis=1)
+
+
+def assemble_world(pop: Population, network: CollaborationNetwork, scenario: Scenario) -> World:
+    """Derive the static matrices for a population and network."""
+    params = scenario.parameters
+    adjacency = network.influence_matrix()
+    degree = np.asarray(adjacency.sum(axis=0)).ravel()  # how many listen to j
+    lw = leader_weights(degree, params["opinion_leader_share"], params["opinion_leader_weight"])
+    weighted = weighted_matrix(adjacency, lw)
+    elig, performs = eligibility(pop, scenario.bundles)
+    eb, cross, base, cx = _element_tables(scenario.bundles)
+    membership = pop.membership()
+    sizes = np.asarray(membership.sum(axis=1)).ravel()
+    out_degree = np.asarray(adjacency.sum(axis=1)).ravel()
+    unit_degree = (membership @ out_degree) / np.maximum(sizes, 1)
+    return World(
+        pop=pop, network=network, bundles=scenario.bundles, adjacency=adjacency,
+        weighted=weighted, weighted_total=np.asarray(weighted.sum(axis=1)).ravel(),
+        leaders=lw > 1.0, membership=membership, pathways=pop.pathways(), eligible=elig,
+        performs=performs, element_bundle=eb, element_cross=cross, element_baseline=base,
+        element_complexity=cx, log_ctx=log_context(pop, params, scenario.bundles),
+        unit_degree=unit_degree, eligible_per_unit=membership @ elig.astype(np.float32),
+    )
+
+
+def build_world(scenario: Scenario, seed: int) -> World:
+    """Generate (or load) the population and network for ``seed`` and derive the rest."""
+    net = scenario.network
+    if net["file"]:
+        from sim.networks.loaders import load_network  # file formats only when asked for
+        from sim.population import population_from_graph
+
+        graph = load_network(net["file"], net["nodes"] or None)
+        pop, nodes = population_from_graph(graph, scenario.parameters, seed, net["file"])
+        index = {n: i for i, n in enumerate(nodes)}
+        pairs = np.array([(index[a], index[b]) for a, b in graph.edges()], np.int32)
+        pairs = pairs.reshape(-1, 2)
+        directed = graph.is_directed() and net["directed_influence"]
+        network = CollaborationNetwork(
+            pop.n_staff, pairs, np.full(len(pairs), LAYERS.index("loaded"), np.int8), directed
+        )
+    else:
+        pop = generate_catchment(scenario.structure, scenario.parameters, seed)
+        network = generate_network(pop, net, seed)
+    return assemble_world(pop, network, scenario)
