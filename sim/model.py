@@ -28,6 +28,7 @@ from mesa.agentset import AgentSet
 from sim.agents import Organisation, Staff, Unit
 from sim.mechanisms import adoption, awareness, collective, fidelity, influence, sustainment
 from sim.mechanisms import turnover as turnover_mech
+from sim.outcomes.proctor import sustainability_weeks
 from sim.outcomes.recorder import Recorder
 from sim.population import draw_staff_traits
 from sim.rng import stream
@@ -77,7 +78,8 @@ class ImplementationModel(mesa.Model):
         for iv in self.interventions:
             iv.setup(self)
         every = scenario.output["every_weeks"]
-        weeks = sorted({*range(0, scenario.weeks + 1, every), scenario.weeks})
+        weeks = sorted({*range(0, scenario.weeks + 1, every), scenario.weeks,
+                        *sustainability_weeks(self)})
         self.recorder = Recorder(n_units, n_b, weeks)
         self.organisations = AgentSet(
             [Organisation(self, i) for i in range(len(self.pop.org_name))], random=self.random)

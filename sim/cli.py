@@ -1,0 +1,139 @@
+"""The ``implsim`` command line.
+
+``implsim run [SCENARIO] --out DIR`` runs a scenario (the built-in default without a file) and
+writes ``timeseries.parquet``, ``summary.csv``, ``manifest.json`` and ``uptake.png``.
+``implsim params`` lists every declared parameter; ``implsim bundles`` the shipped bundles;
+``implsim validate SCENARIO`` checks a file. Bad input ends with a one-line message and exit
+code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sim.errors import InputError
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from sim.plots.uptake import plot_uptake
+    from sim.progress import Progress
+    from sim.provenance import code_version, package_versions
+    from sim.rng import replicate_seeds
+    from sim.run import run_replicates
+    from sim.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    seed = scenario.seed if args.seed is None else args.seed
+    reps = scenario.replicates if args.replicates is None else args.replicates
+    if reps < 1:
+        raise InputError("--replicates", f"must be at least 1, got {reps}")
+    if seed < 0:
+        raise InputError("--seed", f"must be a non-negative integer, got {seed}")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise InputError("--out", f"{out} exists and is not a directory")
+    out.mkdir(parents=True, exist_ok=True)
+
+    bar = Progress(reps * len(scenario.strategies), "strategy runs", quiet=args.quiet)
+    result = run_replicates(scenario, seed, reps, on_strategy_done=bar.advance)
+    result.timeseries.to_parquet(out / "timeseries.parquet", index=False)
+    result.summary.to_csv(out / "summary.csv", index=False)
+    manifest = {
+        "command": "implsim " + " ".join(sys.argv[1:]),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "root_seed": seed,
+        "replicates": reps,
+        "replicate_seeds": replicate_seeds(seed, reps),
+        "scenario": scenario.resolved(),
+        "versions": package_versions(),
+        "code_version": code_version(),
+        "files": ["timeseries.parquet", "summary.csv", "uptake.png"],
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+    plot_uptake(result.timeseries, out / "uptake.png", scenario.name)
+    if not args.quiet:
+        _print_table(result.summary)
+        print(f"\nwrote {out}/timeseries.parquet, summary.csv, manifest.json, uptake.png")
+    return 0
+
+
+def _print_table(summary) -> None:  # noqa: ANN001 - a DataFrame
+    cols = ["adoption", "fidelity", "compliance", "penetration", "sustainability", "cost"]
+    table = summary.groupby(["strategy", "bundle"], sort=False)[cols].mean()
+    table["cost"] = (table["cost"] / 1e6).round(2)
+    table = table.rename(columns={"cost": "cost (M NOK)"})
+    print("Implementation outcomes at the end (mean over replicates):")
+    with __import__("pandas").option_context("display.width", 140, "display.max_columns", 20):
+        print(table.round(3).to_string())
+
+
+def _cmd_params(args: argparse.Namespace) -> int:
+    from sim.docs import parameters_markdown
+
+    print(parameters_markdown(), end="")
+    return 0
+
+
+def _cmd_bundles(args: argparse.Namespace) -> int:
+    from sim.bundles import shipped_bundles
+
+    for name, b in shipped_bundles().items():
+        cross = sum(e.cross_boundary for e in b.elements)
+        print(f"{name:38s} {len(b.elements)} elements ({cross} cross-boundary); "
+              f"settings: {', '.join(b.settings)}")
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from sim.scenario import load_scenario
+
+    sc = load_scenario(args.scenario)
+    print(f"{args.scenario}: valid — {len(sc.bundles)} bundles, {len(sc.strategies)} strategies, "
+          f"{sc.weeks} weeks")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for documentation and tests)."""
+    parser = argparse.ArgumentParser(
+        prog="implsim", description="Agent-based simulation of collective implementation of "
+        "patient-safety bundles.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("run", help="run a scenario and write tables, manifest and plot")
+    p.add_argument("scenario", nargs="?", default=None,
+                   help="scenario TOML file (default: the built-in catchment scenario)")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--seed", type=int, default=None, help="root seed (default: the scenario's)")
+    p.add_argument("--replicates", type=int, default=None,
+                   help="replicates per strategy (default: the scenario's)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or table")
+    p.set_defaults(func=_cmd_run)
+    p = sub.add_parser("params", help="list every declared parameter (Markdown)")
+    p.set_defaults(func=_cmd_params)
+    p = sub.add_parser("bundles", help="list the shipped bundles")
+    p.set_defaults(func=_cmd_bundles)
+    p = sub.add_parser("validate", help="check a scenario file")
+    p.add_argument("scenario")
+    p.set_defaults(func=_cmd_validate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``implsim`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except InputError as exc:
+        print(f"implsim: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("implsim: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
