@@ -61,7 +61,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_table(summary) -> None:  # noqa: ANN001 - a DataFrame
+def _print_table(summary) -> None:
     cols = ["adoption", "fidelity", "compliance", "penetration", "sustainability", "cost"]
     table = summary.groupby(["strategy", "bundle"], sort=False)[cols].mean()
     table["cost"] = (table["cost"] / 1e6).round(2)

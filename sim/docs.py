@@ -26,7 +26,7 @@ def parameters_markdown() -> str:
                  "table `{ kinds = [...], organisations = [...], units = [...], share = 0.5, "
                  "rule = \"random\" | \"centrality\" | \"readiness\" }`.\n")
     for name, cls in sorted(REGISTRY.items()):
-        doc = (cls.__module__ and __import__(cls.__module__, fromlist=["x"]).__doc__ or "")
+        doc = ((cls.__module__ and __import__(cls.__module__, fromlist=["x"]).__doc__) or "")
         parts.append(markdown_table(cls.PARAMS).replace(
             f"## `[{cls.PARAMS.name}]`", f"## Intervention `type = \"{name}\"`") +
             "\n" + doc.strip() + "\n")

@@ -130,7 +130,7 @@ class ImplementationModel(mesa.Model):
     # --- one week ------------------------------------------------------------------------------
     def step(self) -> None:
         """Simulate one week (the order is the module docstring's)."""
-        w, st, par, world = self.world, self.state, self.par, self.world
+        w, st, par = self.world, self.state, self.par
         st.week += 1
         n, n_b = self.pop.n_staff, len(w.bundles)
         self.unit_support.fill(0.0)

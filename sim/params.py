@@ -132,7 +132,7 @@ class ParamSet:
         return out
 
 
-def P(name: str, default: Any, doc: str, **kw: Any) -> Param:  # noqa: N802 - reads like a table
+def P(name: str, default: Any, doc: str, **kw: Any) -> Param:
     """Declare a parameter, inferring its kind from the default."""
     kind = kw.pop("kind", None)
     if kind is None:

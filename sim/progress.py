@@ -8,8 +8,10 @@ from typing import TextIO
 
 
 class Progress:
-    """Text progress bar; silent when ``quiet``. Redraws in place on a terminal, else prints
-    a line at most every few seconds so logs stay short."""
+    """Text progress bar; silent when ``quiet``.
+
+    Redraws in place on a terminal, else prints a line at most every few seconds so logs stay short.
+    """
 
     def __init__(self, total: int, label: str = "runs", quiet: bool = False,
                  stream: TextIO | None = None) -> None:

@@ -20,7 +20,8 @@ def name_key(name: str) -> int:
 
 def stream(seed: int, name: str) -> np.random.Generator:
     """The generator for component ``name`` in a run with root ``seed``."""
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(name_key(name),))))
+    seq = np.random.SeedSequence(seed, spawn_key=(name_key(name),))
+    return np.random.Generator(np.random.PCG64(seq))
 
 
 def replicate_seeds(root_seed: int, replicates: int) -> list[int]:

@@ -1,5 +1,8 @@
-"""Organisation agent: a hospital trust's hospital, a mental-health service, a nursing home, a
-municipality's home care or a GP practice."""
+"""Organisation agent.
+
+A hospital trust's hospital, a mental-health service, a nursing home, a municipality's home
+care or a GP practice.
+"""
 
 from __future__ import annotations
 

@@ -44,7 +44,7 @@ class Unit(mesa.Agent):
         return float(self.model.pop.unit_workload[self.index])
 
     def compliance(self, bundle: str) -> float:
-        """This week's all-or-none compliance with ``bundle`` (NaN if it does not apply)."""
+        """Return this week's all-or-none compliance with ``bundle`` (NaN if it does not apply)."""
         b = self.model.scenario.bundle_names.index(bundle)
         return float(self.model.unit_compliance[self.index, b])
 

@@ -107,7 +107,7 @@ def resolve_units(target: Target, pop: Population, unit_degree: np.ndarray,
     candidates = np.flatnonzero(mask)
     if target.share >= 1.0 or len(candidates) == 0:
         return mask
-    k = max(1, int(round(target.share * len(candidates))))
+    k = max(1, round(target.share * len(candidates)))
     if target.rule == "random":
         score = -draws[candidates]
     elif target.rule == "centrality":

@@ -1,5 +1,6 @@
-"""Context: leadership, implementation climate, workload, openness and the bundle itself scale the
-chance to try a bundle and to keep it.
+"""Context: what scales the chance to try a bundle and to keep it.
+
+Leadership, implementation climate, workload, openness and the bundle itself act together.
 
 The context multiplier is ``exp(x)`` with
 ``x = β_L (leadership − ½) + β_C (climate − ½) − β_W (workload − ½) + β_O (openness − ½)

@@ -22,7 +22,7 @@ def leader_weights(degree: np.ndarray, share: float, weight: float) -> np.ndarra
     """
     n = len(degree)
     w = np.ones(n, np.float32)
-    k = int(round(share * n))
+    k = round(share * n)
     if k > 0:
         top = np.lexsort((np.arange(n), -degree))[:k]
         w[top] = weight

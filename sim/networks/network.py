@@ -1,5 +1,6 @@
-"""The multilayer collaboration network: edge arrays with layer labels, a sparse view for the hot
-loop and a networkx view for users.
+"""The multilayer collaboration network.
+
+Edge arrays with layer labels, a sparse view for the hot loop and a networkx view for users.
 
 Edges are stored once as integer arrays (fast to build at national scale); the simulation uses a
 CSR *influence* matrix (row *i* = whom staff member *i* listens to), and users, plots and network

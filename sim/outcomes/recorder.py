@@ -49,7 +49,7 @@ class Recorder:
               eligible: np.ndarray, threshold: float, unit_level: bool) -> pd.DataFrame:
         """The tidy long table: one row per week × bundle × level × entity."""
         frames = []
-        t, u, b = self.users.shape
+        u = self.users.shape[1]
         if unit_level:
             with np.errstate(invalid="ignore", divide="ignore"):
                 adoption = np.where(eligible > 0, self.users / eligible, np.nan)
@@ -73,9 +73,12 @@ class Recorder:
 
 def _aggregate(rec: Recorder, eligible: np.ndarray, mask: np.ndarray,
                threshold: float) -> dict[str, np.ndarray]:
-    """Aggregate units in ``mask``: adoption pooled over staff; compliance and fidelity weighted
+    """Aggregate the units in ``mask``.
+
+    Adoption is pooled over staff; compliance and fidelity are weighted
     by eligible staff (a proxy for patient volume: assumption); penetration = share of applicable
-    units at or above the threshold."""
+    units at or above the threshold.
+    """
     elig = eligible[mask]  # (u, B)
     users = rec.users[:, mask, :].sum(axis=1)
     total = elig.sum(axis=0)

@@ -1,5 +1,8 @@
-"""Uptake curves: adoption and compliance over time per bundle, one line per strategy with the
-band across replicates (5th–95th percentile; min–max when there are fewer than 20)."""
+"""Uptake curves: adoption and compliance over time per bundle.
+
+One line per strategy with the band across replicates (5th–95th percentile; min–max when
+there are fewer than 20).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +11,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
 
 def plot_uptake(timeseries: pd.DataFrame, path: str | Path, title: str = "") -> Path:
