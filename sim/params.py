@@ -287,8 +287,11 @@ NETWORK = ParamSet(
         P("file", "", "A network file to load instead of generating one: GraphML, or a CSV "
           "edge list (columns source,target[,relation,weight]) with a node table given in "
           "'nodes'. Relative paths are relative to the scenario file."),
-        P("nodes", "", "CSV node table for a CSV edge list (column 'id', optional 'unit', "
+        P("nodes", "", "CSV node table for a CSV edge list (an id column, optional 'unit', "
           "'organisation', 'kind', 'role')."),
+        P("node_id_column", "id", "Name of the id column of the node table."),
+        P("unit_attribute", "unit", "Node attribute that names a loaded node's unit (e.g. "
+          "'city' for the Medical Innovation data); nodes without it share one unit."),
         P("directed_influence", False, "For loaded directed networks: influence flows only "
           "from a nominated person to the one who named them (True) or both ways (False)."),
     ),

@@ -218,10 +218,12 @@ def generate_catchment(structure: dict[str, Any], params: dict[str, Any], seed: 
 
 
 def population_from_graph(graph: nx.Graph, params: dict[str, Any], seed: int,
-                          where: str) -> tuple[Population, list[Any]]:
+                          where: str, unit_attribute: str = "unit"
+                          ) -> tuple[Population, list[Any]]:
     """Build a population from a loaded network's node attributes.
 
-    Node attributes used (all optional): ``unit`` (default: one unit for everybody),
+    Node attributes used (all optional): ``unit`` (or ``unit_attribute``; default: one unit
+    for everybody),
     ``organisation`` (default: the unit), ``kind`` (organisation kind, default ``gp``),
     ``role`` (default ``physician`` in GP services, else ``nurse``). Returns the population and
     the node order (node *i* is staff member *i*).
@@ -238,7 +240,7 @@ def population_from_graph(graph: nx.Graph, params: dict[str, Any], seed: int,
     staff_role = np.empty(len(nodes), np.int8)
     for i, node in enumerate(nodes):
         attrs = graph.nodes[node]
-        unit = str(attrs.get("unit", "all"))
+        unit = str(attrs.get(unit_attribute, "all"))
         org = str(attrs.get("organisation", unit))
         kind = str(attrs.get("kind", "gp"))
         if kind not in KIND_CODE:

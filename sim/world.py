@@ -99,8 +99,10 @@ def build_world(scenario: Scenario, seed: int) -> World:
         from sim.networks.loaders import load_network  # file formats only when asked for
         from sim.population import population_from_graph
 
-        graph = load_network(net["file"], net["nodes"] or None)
-        pop, nodes = population_from_graph(graph, scenario.parameters, seed, net["file"])
+        graph = load_network(net["file"], net["nodes"] or None,
+                             node_id_column=net["node_id_column"])
+        pop, nodes = population_from_graph(graph, scenario.parameters, seed, net["file"],
+                                           unit_attribute=net["unit_attribute"])
         index = {n: i for i, n in enumerate(nodes)}
         pairs = np.array([(index[a], index[b]) for a, b in graph.edges()], np.int32)
         pairs = pairs.reshape(-1, 2)

@@ -420,7 +420,8 @@ def load_graphml(path: PathLike) -> nx.Graph | nx.DiGraph:
 
 
 def load_network(
-    path: PathLike, nodes: PathLike | None = None, directed: bool = True
+    path: PathLike, nodes: PathLike | None = None, directed: bool = True,
+    node_id_column: str = "id",
 ) -> nx.Graph | nx.DiGraph:
     """Load a network, choosing the reader from the file suffix.
 
@@ -430,7 +431,7 @@ def load_network(
         ``.csv`` (edge list, see :func:`load_edgelist_csv`) or ``.graphml``/``.xml`` (see
         :func:`load_graphml`); the suffix is case-insensitive.
     nodes
-        Optional CSV node table (id column ``id``); only for CSV edge lists.
+        Optional CSV node table (id column ``node_id_column``); only for CSV edge lists.
     directed
         Whether a CSV edge list gives a directed graph. A GraphML file declares its own direction,
         so this is not used for GraphML.
@@ -459,7 +460,7 @@ def load_network(
                 "a node table is only used with CSV edge lists; GraphML carries node attributes",
             )
         return load_graphml(file)
-    return load_edgelist_csv(file, nodes, directed=directed)
+    return load_edgelist_csv(file, nodes, directed=directed, node_id_column=node_id_column)
 
 
 def medical_innovation_dir() -> Path:
