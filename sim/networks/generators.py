@@ -36,6 +36,15 @@ def _groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     return order, start, size, rank
 
 
+def _runs(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For an array of contiguous groups: each position's group start and group size."""
+    change = np.r_[True, x[1:] != x[:-1]]
+    starts = np.flatnonzero(change)
+    sizes = np.diff(np.r_[starts, len(x)])
+    gid = np.cumsum(change) - 1
+    return starts[gid], sizes[gid]
+
+
 def within_unit(pop: Population, degree: int, rewiring: float, seed: int) -> np.ndarray:
     """Watts–Strogatz ties inside every unit at once; returns (E, 2) staff index pairs."""
     rng = stream(seed, "network:within_unit")
@@ -68,19 +77,29 @@ def _random_pairs(rng: np.random.Generator, left: np.ndarray, right: np.ndarray,
 
 
 def cross_unit(pop: Population, degree: float, seed: int) -> np.ndarray:
-    """Random ties to staff in other units of one's organisation (mean degree ``degree``)."""
+    """Random ties to staff in other units of one's organisation.
+
+    ``degree`` is the mean number of such ties of staff in organisations with more than one unit
+    (staff of single-unit organisations, e.g. a GP practice, have none).
+    """
     rng = stream(seed, "network:cross_unit")
-    staff_org = pop.unit_org[pop.staff_unit]
-    order, start, size, _ = _groups(staff_org)
-    n = pop.n_staff
-    n_ties = rng.poisson(degree * n / 2)
+    staff_org = pop.unit_org[pop.staff_unit].astype(np.int64)
+    # Sort by (organisation, unit): each unit is then a contiguous block inside its organisation.
+    key = staff_org * (pop.n_units + 1) + pop.staff_unit
+    order = np.lexsort((np.arange(pop.n_staff), key))
+    o_start, o_size = _runs(staff_org[order])
+    u_start, u_size = _runs(pop.staff_unit[order])
+    can = np.flatnonzero(o_size > u_size)  # sorted positions with colleagues in other units
+    n_ties = rng.poisson(degree * len(can) / 2) if len(can) else 0
     if n_ties == 0:
         return np.empty((0, 2), np.int32)
-    a_pos = rng.integers(0, n, n_ties)
-    b_pos = start[a_pos] + (rng.random(n_ties) * size[a_pos]).astype(int)
-    a, b = order[a_pos], order[b_pos]
-    keep = pop.staff_unit[a] != pop.staff_unit[b]  # ties within a unit belong to the other layer
-    return np.stack([a[keep], b[keep]], axis=1).astype(np.int32)
+    a_pos = can[rng.integers(0, len(can), n_ties)]
+    # Draw among the organisation's staff outside the own unit's block, then skip over the block.
+    r = (rng.random(n_ties) * (o_size[a_pos] - u_size[a_pos])).astype(np.int64)
+    offset = u_start[a_pos] - o_start[a_pos]
+    r = np.where(r >= offset, r + u_size[a_pos], r)
+    b_pos = o_start[a_pos] + r
+    return np.stack([order[a_pos], order[b_pos]], axis=1).astype(np.int32)
 
 
 def care_pathway(pop: Population, degree: float, seed: int) -> np.ndarray:
