@@ -435,6 +435,8 @@ def load_network(
     directed
         Whether a CSV edge list gives a directed graph. A GraphML file declares its own direction,
         so this is not used for GraphML.
+    node_id_column
+        Name of the node table's id column.
 
     Returns
     -------
