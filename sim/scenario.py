@@ -83,9 +83,17 @@ class Scenario:
     def build_interventions(self, strategy: Strategy) -> list:
         """Fresh intervention objects for one run of ``strategy``."""
         out = []
+        seen: dict[str, int] = {}
         for i, spec in enumerate(strategy.interventions):
             where = f"{self.path}: strategies[{strategy.name!r}].interventions[{i}]"
-            out.append(make_intervention(spec, where, self.bundle_names))
+            iv = make_intervention(spec, where, self.bundle_names)
+            if iv.name in seen:
+                # The name keys the intervention's random streams and its cost line.
+                raise InputError(f"{where}.name", f"another intervention of this strategy "
+                                 f"(interventions[{seen[iv.name]}]) is already named "
+                                 f"{iv.name!r}; give each a distinct name = \"...\"")
+            seen[iv.name] = i
+            out.append(iv)
         return out
 
     def with_overrides(self, **sections: dict[str, Any]) -> Scenario:

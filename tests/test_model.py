@@ -264,3 +264,26 @@ def test_agents_are_views_onto_arrays(tmp_path):
     assert 0 < len(nurses) < len(staff)
     kinds = {o.kind for o in model.organisations}
     assert kinds == {"hospital", "mental_health", "nursing_home", "home_care", "gp"}
+
+
+def test_zero_threshold_does_not_make_influence_act_alone(tmp_path):
+    """Complex contagion with thresholds clipped to 0 and no ties: only spontaneous adoption."""
+    sc = make(tmp_path, weeks=20, parameters={
+        **NEUTRAL, "p_innovation": 0.0, "q_imitation": 1.0, "contagion": "complex",
+        "threshold_mean": 0.0, "threshold_sd": 0.0},
+        network={"within_unit_degree": 0, "cross_unit_degree": 0.0, "cross_boundary_degree": 0.0})
+    model = ImplementationModel(sc, seed=1).run()
+    assert not model.state.using().any()
+
+
+def test_two_interventions_with_one_name_are_rejected(tmp_path):
+    from sim.errors import InputError
+
+    with pytest.raises(InputError, match=r"interventions\[1\]\.name.*distinct name"):
+        make(tmp_path, strategies=[{"name": "s", "interventions": [
+            {"type": "training", "target": "gp"}, {"type": "training", "target": "hospital"}]}])
+    sc = make(tmp_path, strategies=[{"name": "s", "interventions": [
+        {"type": "training", "target": "gp", "name": "gp training"},
+        {"type": "training", "target": "hospital", "name": "ward training"}]}], weeks=3)
+    model = ImplementationModel(sc, seed=1).run()
+    assert set(model.cost_by_intervention) == {"gp training", "ward training"}

@@ -5,13 +5,14 @@ A scenario's ``target`` is ``"all"`` or a table::
     target = { kinds = ["nursing_home"], share = 0.5, rule = "centrality" }
 
 ``kinds`` (organisation kinds), ``organisations`` and ``units`` (names) filter the candidates;
-``share`` then keeps that share of them (rounded, at least one if any), chosen by ``rule``:
+``share`` then keeps that share of them (rounded half up, at least one if any), chosen by ``rule``:
 ``random`` (from the intervention's own stream), ``centrality`` (units whose staff have the most
 ties), or ``readiness`` (best leadership × climate × slack). Ties are broken by unit order.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,7 +108,7 @@ def resolve_units(target: Target, pop: Population, unit_degree: np.ndarray,
     candidates = np.flatnonzero(mask)
     if target.share >= 1.0 or len(candidates) == 0:
         return mask
-    k = max(1, round(target.share * len(candidates)))
+    k = max(1, math.floor(target.share * len(candidates) + 0.5))  # half up, at least one
     if target.rule == "random":
         score = -draws[candidates]
     elif target.rule == "centrality":

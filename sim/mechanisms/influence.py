@@ -11,6 +11,8 @@ bundle, opinion leaders weighing ``opinion_leader_weight`` times more. Two conta
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -18,11 +20,12 @@ import scipy.sparse as sp
 def leader_weights(degree: np.ndarray, share: float, weight: float) -> np.ndarray:
     """Influence weight per staff member: ``weight`` for the top ``share`` by degree, else 1.
 
-    Ties in degree are broken by index so the choice is deterministic.
+    The count is ``share × n`` rounded half up, at least one when ``share > 0``; ties in degree
+    are broken by index so the choice is deterministic.
     """
     n = len(degree)
     w = np.ones(n, np.float32)
-    k = round(share * n)
+    k = max(1, math.floor(share * n + 0.5)) if share > 0 and n > 0 else 0
     if k > 0:
         top = np.lexsort((np.arange(n), -degree))[:k]
         w[top] = weight
@@ -47,4 +50,6 @@ def influence_hazard(expo: np.ndarray, q: float, contagion: str,
     """Weekly hazard from social influence under the chosen contagion model."""
     if contagion == "simple":
         return q * expo
-    return np.where(expo >= threshold[:, None], np.float32(q), np.float32(0.0))
+    # Exposure must be positive: a threshold of 0 must not make influence act with nobody using.
+    reached = (expo > 0) & (expo >= threshold[:, None])
+    return np.where(reached, np.float32(q), np.float32(0.0))
