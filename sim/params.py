@@ -161,17 +161,17 @@ MODEL = ParamSet(
     "parameters",
     "Mechanism parameters (one step = one week).",
     (
-        P("p_awareness", 0.01, "Weekly chance that an unaware staff member hears of a bundle "
+        P("p_awareness", 0.005, "Weekly chance that an unaware staff member hears of a bundle "
           "through organisational channels (newsletters, meetings).", unit="1/week",
           low=0.0, high=1.0),
         P("p_word_of_mouth", 0.05, "Chance per week and per using colleague tie that an unaware "
           "staff member becomes aware.", unit="1/week/tie", low=0.0, high=1.0),
-        P("p_innovation", 0.003, "Spontaneous (external-influence) weekly adoption hazard of an "
+        P("p_innovation", 0.001, "Spontaneous (external-influence) weekly adoption hazard of an "
           "aware staff member in a neutral context: the Bass p.", unit="1/week",
           low=0.0, high=1.0,
           source="Bass p; scale from Dunn et al. 2012 (SPEC §11): median 8.2 years to adoption "
           "for drugs; assumption for bundles"),
-        P("q_imitation", 0.08, "Social-influence weekly hazard at full exposure (all weighted "
+        P("q_imitation", 0.06, "Social-influence weekly hazard at full exposure (all weighted "
           "neighbours using): the Bass q.", unit="1/week", low=0.0, high=1.0,
           source="Bass q; Dunn et al. 2012: 84 of 103 drugs imitation-driven (q > p); "
           "magnitude assumption"),
@@ -220,9 +220,9 @@ MODEL = ParamSet(
           "gap to full knowledge).", unit="1/week", low=0.0, high=1.0),
         P("knowledge_decay", 0.005, "Weekly loss of knowledge when not using the bundle.",
           unit="1/week", low=0.0, high=1.0),
-        P("fidelity_gain", 0.08, "Weekly gain of element fidelity while using (share of the "
+        P("fidelity_gain", 0.1, "Weekly gain of element fidelity while using (share of the "
           "gap to 1, at full knowledge).", unit="1/week", low=0.0, high=1.0),
-        P("fidelity_decay", 0.02, "Weekly drift of element fidelity back to baseline without "
+        P("fidelity_decay", 0.01, "Weekly drift of element fidelity back to baseline without "
           "reinforcement.", unit="1/week", low=0.0, high=1.0),
         P("turnover_annual", 0.15, "Mean annual staff turnover (leavers replaced by unaware "
           "newcomers).", unit="1/year", low=0.0, high=1.0,
