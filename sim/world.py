@@ -62,10 +62,13 @@ def eligibility(pop: Population, bundles: list[Bundle]) -> tuple[np.ndarray, np.
     elig = np.zeros((pop.n_staff, len(bundles)), bool)
     perf_cols = []
     for b, bundle in enumerate(bundles):
-        in_setting = np.isin(kind, [KIND_CODE[k] for k in bundle.settings])
-        elig[:, b] = in_setting & np.isin(role, [ROLE_CODE[r] for r in bundle.roles])
+        # Eligible: performs at least one element of the bundle where that element is done.
         for e in bundle.elements:
-            perf_cols.append(in_setting & np.isin(role, [ROLE_CODE[r] for r in e.roles]))
+            where = np.isin(kind, [KIND_CODE[k] for k in e.settings])
+            elig[:, b] |= where & np.isin(role, [ROLE_CODE[r] for r in e.roles])
+        for e in bundle.elements:
+            where = np.isin(kind, [KIND_CODE[k] for k in e.settings])
+            perf_cols.append(where & np.isin(role, [ROLE_CODE[r] for r in e.roles]))
     return elig, np.stack(perf_cols, axis=1)
 
 

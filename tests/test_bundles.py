@@ -104,12 +104,10 @@ def test_source_walker_flags_bare_numbers_and_empty_sources() -> None:
 
 @pytest.mark.parametrize("path", SHIPPED_FILES, ids=lambda p: p.stem)
 def test_shipped_bundle_has_harm_table(path: Path) -> None:
-    harm = load_bundle_file(path).extra["harm"]
-    assert isinstance(harm["harm_event"], str) and harm["harm_event"].strip()
-    rate = harm["baseline_rate_per_patient_week"]
-    rr = harm["relative_risk"]
-    assert rate["value"] >= 0 and rate["source"].strip()
-    assert 0 < rr["value"] <= 1 and rr["source"].strip()
+    harm = load_bundle_file(path).harm
+    assert harm is not None and harm.event.strip()
+    assert harm.baseline_rate > 0 and harm.sources["baseline_rate_per_patient_week"].strip()
+    assert 0 < harm.relative_risk <= 1 and harm.sources["relative_risk"].strip()
 
 
 def test_antibiotic_hospital_adherence_from_skodvin() -> None:

@@ -19,8 +19,18 @@ File format::
     [[elements]]
     name = "indication_documented"
     roles = ["physician"]
+    settings = ["hospital"]          # optional: where this element is done (default: all settings)
     cross_boundary = false
     baseline_fidelity = { value = 0.55, source = "..." }         # share done before support
+
+    [harm]                           # optional for user bundles; shipped bundles all have it
+    event = "Clostridioides difficile infection"
+    baseline_rate_per_patient_week = { value = 0.002, source = "..." }  # events per patient-week
+    relative_risk = { value = 0.8, source = "..." }    # for a patient whose care complied
+
+A *cross-boundary* element (a discharge medication list sent by the hospital and taken in by the
+nursing home) is done only when the units on both sides of a care pathway do it, so its
+``settings`` should include kinds on both sides of the specialist/municipal boundary.
 """
 
 from __future__ import annotations
@@ -39,7 +49,8 @@ _TOP_KEYS = {
     "name", "title", "description", "settings", "complexity", "evidence_strength", "elements",
     "harm", "references",
 }
-_ELEMENT_KEYS = {"name", "title", "roles", "cross_boundary", "baseline_fidelity"}
+_ELEMENT_KEYS = {"name", "title", "roles", "settings", "cross_boundary", "baseline_fidelity"}
+_HARM_KEYS = {"event", "baseline_rate_per_patient_week", "relative_risk"}
 
 
 @dataclass(frozen=True)
@@ -51,6 +62,17 @@ class Element:
     roles: tuple[str, ...]
     cross_boundary: bool
     baseline_fidelity: float
+    sources: dict[str, str] = field(default_factory=dict, compare=False)
+    settings: tuple[str, ...] = ()  # organisation kinds where it is done
+
+
+@dataclass(frozen=True)
+class Harm:
+    """The patient harm a bundle prevents: event rate without it, relative risk with it."""
+
+    event: str
+    baseline_rate: float  # events per patient-week when the bundle is not complied with
+    relative_risk: float  # rate ratio for a patient whose care complied with every element
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 
 
@@ -67,7 +89,8 @@ class Bundle:
     elements: tuple[Element, ...]
     sources: dict[str, str] = field(default_factory=dict, compare=False)
     path: str = field(default="", compare=False)
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    harm: Harm | None = None
+    references: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def roles(self) -> tuple[str, ...]:
@@ -140,16 +163,44 @@ def bundle_from_dict(data: dict[str, Any], where: str) -> Bundle:
             raise InputError(f"{ew}.cross_boundary", f"must be true or false, got {cross!r}")
         base, base_src = _number(el.get("baseline_fidelity", 0.2), f"{ew}.baseline_fidelity",
                                  0.0, 1.0)
+        el_settings = settings
+        if "settings" in el:
+            el_settings = _str_list(el["settings"], f"{ew}.settings", settings)
         elements.append(Element(ename, str(el.get("title", ename)), roles, cross, base,
-                                {"baseline_fidelity": base_src}))
+                                {"baseline_fidelity": base_src}, el_settings))
     names = [e.name for e in elements]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise InputError(f"{where}: elements", f"element name {dupes[0]!r} appears more than "
                          "once; element names must be unique within a bundle")
-    extra = {k: data[k] for k in ("harm", "references") if k in data}
+    harm = _harm(data["harm"], f"{where}: harm") if "harm" in data else None
+    refs = data.get("references", [])
+    if not isinstance(refs, list) or not all(isinstance(r, str) for r in refs):
+        raise InputError(f"{where}: references", "must be a list of strings")
     return Bundle(name, str(data.get("title", name)), str(data.get("description", "")), settings,
-                  complexity, evidence, tuple(elements), sources, where, extra)
+                  complexity, evidence, tuple(elements), sources, where, harm, tuple(refs))
+
+
+def _harm(raw: Any, where: str) -> Harm:
+    """Validate a bundle's ``[harm]`` table."""
+    if not isinstance(raw, dict):
+        raise InputError(where, "must be a table [harm] with event, "
+                         "baseline_rate_per_patient_week and relative_risk")
+    unknown = set(raw) - _HARM_KEYS
+    if unknown:
+        raise InputError(f"{where}.{sorted(unknown)[0]}", "unknown key; known keys are: "
+                         f"{', '.join(sorted(_HARM_KEYS))}")
+    missing = [k for k in sorted(_HARM_KEYS) if k not in raw]
+    if missing:
+        raise InputError(f"{where}.{missing[0]}", "is required")
+    event = raw["event"]
+    if not isinstance(event, str) or not event.strip():
+        raise InputError(f"{where}.event", "must be a non-empty description of the harm")
+    rate, rate_src = _number(raw["baseline_rate_per_patient_week"],
+                             f"{where}.baseline_rate_per_patient_week", 0.0, 1.0)
+    rr, rr_src = _number(raw["relative_risk"], f"{where}.relative_risk", 0.0, 1.0)
+    return Harm(event, rate, rr, {"baseline_rate_per_patient_week": rate_src,
+                                  "relative_risk": rr_src})
 
 
 def load_bundle_file(path: str | Path) -> Bundle:
