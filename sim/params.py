@@ -298,7 +298,30 @@ NETWORK = ParamSet(
 )
 
 
-ALL_SETS: tuple[ParamSet, ...] = (MODEL, STRUCTURE, NETWORK)
+# --- Patients (SPEC §3: patients enter as flows per unit) ---------------------------------------
+PATIENTS = ParamSet(
+    "patients",
+    "Patients under each unit's care per week (the census), at the unit's mean staff size; a "
+    "unit's census scales with its size. Harm is counted per patient-week.",
+    (
+        P("patients_per_ward", 18.0, "Inpatients on a somatic ward of mean size.",
+          unit="patients", low=0.0, high=1000.0,
+          source="assumption: ~21 beds at ~85% occupancy"),
+        P("patients_per_mental_health_unit", 12.0, "Inpatients in a mental-health unit.",
+          unit="patients", low=0.0, high=1000.0, source="assumption"),
+        P("residents_per_nursing_home_unit", 20.0, "Residents of a nursing-home unit.",
+          unit="patients", low=0.0, high=1000.0,
+          source="SPEC §11: ~40,000 places in ~990 nursing homes ≈ 40 per home; 2 units each"),
+        P("clients_per_home_care_team", 60.0, "Clients of a home-care team.", unit="patients",
+          low=0.0, high=5000.0, source="assumption"),
+        P("patients_per_gp_practice", 4400.0, "Listed patients of a GP practice.",
+          unit="patients", low=0.0, high=100000.0,
+          source="assumption: ~1,100 listed patients per GP (5,224 GPs, SPEC §11) × 4 GPs"),
+    ),
+)
+
+
+ALL_SETS: tuple[ParamSet, ...] = (MODEL, STRUCTURE, NETWORK, PATIENTS)
 
 
 def markdown_table(pset: ParamSet) -> str:

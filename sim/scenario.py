@@ -17,7 +17,7 @@ from typing import Any
 from sim.bundles import Bundle, resolve_bundle
 from sim.errors import InputError
 from sim.interventions import make_intervention
-from sim.params import MODEL, NETWORK, STRUCTURE, P, ParamSet
+from sim.params import MODEL, NETWORK, PATIENTS, STRUCTURE, P, ParamSet
 
 DEFAULT_SCENARIO = Path(__file__).parent / "scenarios" / "default.toml"
 
@@ -45,7 +45,8 @@ OUTPUT = ParamSet(
     ),
 )
 
-_SECTIONS = {"parameters": MODEL, "structure": STRUCTURE, "network": NETWORK, "output": OUTPUT}
+_SECTIONS = {"parameters": MODEL, "structure": STRUCTURE, "network": NETWORK,
+             "patients": PATIENTS, "output": OUTPUT}
 _TOP_KEYS = set(TOP.names()) | set(_SECTIONS) | {"bundles", "strategies"}
 
 
@@ -69,6 +70,7 @@ class Scenario:
     parameters: dict[str, Any]
     structure: dict[str, Any]
     network: dict[str, Any]
+    patients: dict[str, Any]
     output: dict[str, Any]
     bundles: list[Bundle]
     strategies: list[Strategy]
@@ -112,7 +114,7 @@ class Scenario:
             "name": self.name, "description": self.description, "weeks": self.weeks,
             "seed": self.seed, "replicates": self.replicates, "source": self.path,
             "parameters": self.parameters, "structure": self.structure, "network": self.network,
-            "output": self.output,
+            "patients": self.patients, "output": self.output,
             "bundles": [{"name": b.name, "file": b.path} for b in self.bundles],
             "strategies": [
                 {"name": s.name, "interventions": [iv.describe() for iv in
@@ -176,7 +178,7 @@ def scenario_from_dict(data: dict[str, Any], path: str, base_dir: Path) -> Scena
         name=top["name"], description=top["description"], weeks=top["weeks"],
         seed=top["seed"], replicates=top["replicates"], parameters=sections["parameters"],
         structure=sections["structure"], network=sections["network"],
-        output=sections["output"], bundles=bundles, strategies=strategies, path=path,
+        patients=sections["patients"], output=sections["output"], bundles=bundles, strategies=strategies, path=path,
         base_dir=base_dir,
     )
     for s in strategies:  # validate every intervention now, not in the middle of a run

@@ -25,6 +25,7 @@ File format::
 
     [harm]                           # optional for user bundles; shipped bundles all have it
     event = "Clostridioides difficile infection"
+    settings = ["hospital"]          # optional: where the harm is counted (default: all settings)
     baseline_rate_per_patient_week = { value = 0.002, source = "..." }  # events per patient-week
     relative_risk = { value = 0.8, source = "..." }    # for a patient whose care complied
 
@@ -50,7 +51,7 @@ _TOP_KEYS = {
     "harm", "references",
 }
 _ELEMENT_KEYS = {"name", "title", "roles", "settings", "cross_boundary", "baseline_fidelity"}
-_HARM_KEYS = {"event", "baseline_rate_per_patient_week", "relative_risk"}
+_HARM_KEYS = {"event", "baseline_rate_per_patient_week", "relative_risk", "settings"}
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class Harm:
     baseline_rate: float  # events per patient-week when the bundle is not complied with
     relative_risk: float  # rate ratio for a patient whose care complied with every element
     sources: dict[str, str] = field(default_factory=dict, compare=False)
+    settings: tuple[str, ...] = ()  # where the harm is counted (default: the bundle's settings)
 
 
 @dataclass(frozen=True)
@@ -173,7 +175,7 @@ def bundle_from_dict(data: dict[str, Any], where: str) -> Bundle:
     if dupes:
         raise InputError(f"{where}: elements", f"element name {dupes[0]!r} appears more than "
                          "once; element names must be unique within a bundle")
-    harm = _harm(data["harm"], f"{where}: harm") if "harm" in data else None
+    harm = _harm(data["harm"], f"{where}: harm", settings) if "harm" in data else None
     refs = data.get("references", [])
     if not isinstance(refs, list) or not all(isinstance(r, str) for r in refs):
         raise InputError(f"{where}: references", "must be a list of strings")
@@ -181,7 +183,7 @@ def bundle_from_dict(data: dict[str, Any], where: str) -> Bundle:
                   complexity, evidence, tuple(elements), sources, where, harm, tuple(refs))
 
 
-def _harm(raw: Any, where: str) -> Harm:
+def _harm(raw: Any, where: str, settings: tuple[str, ...]) -> Harm:
     """Validate a bundle's ``[harm]`` table."""
     if not isinstance(raw, dict):
         raise InputError(where, "must be a table [harm] with event, "
@@ -190,7 +192,7 @@ def _harm(raw: Any, where: str) -> Harm:
     if unknown:
         raise InputError(f"{where}.{sorted(unknown)[0]}", "unknown key; known keys are: "
                          f"{', '.join(sorted(_HARM_KEYS))}")
-    missing = [k for k in sorted(_HARM_KEYS) if k not in raw]
+    missing = [k for k in sorted(_HARM_KEYS - {"settings"}) if k not in raw]
     if missing:
         raise InputError(f"{where}.{missing[0]}", "is required")
     event = raw["event"]
@@ -199,8 +201,11 @@ def _harm(raw: Any, where: str) -> Harm:
     rate, rate_src = _number(raw["baseline_rate_per_patient_week"],
                              f"{where}.baseline_rate_per_patient_week", 0.0, 1.0)
     rr, rr_src = _number(raw["relative_risk"], f"{where}.relative_risk", 0.0, 1.0)
+    harm_settings = settings
+    if "settings" in raw:
+        harm_settings = _str_list(raw["settings"], f"{where}.settings", settings)
     return Harm(event, rate, rr, {"baseline_rate_per_patient_week": rate_src,
-                                  "relative_risk": rr_src})
+                                  "relative_risk": rr_src}, harm_settings)
 
 
 def load_bundle_file(path: str | Path) -> Bundle:
