@@ -178,8 +178,8 @@ def scenario_from_dict(data: dict[str, Any], path: str, base_dir: Path) -> Scena
         name=top["name"], description=top["description"], weeks=top["weeks"],
         seed=top["seed"], replicates=top["replicates"], parameters=sections["parameters"],
         structure=sections["structure"], network=sections["network"],
-        patients=sections["patients"], output=sections["output"], bundles=bundles, strategies=strategies, path=path,
-        base_dir=base_dir,
+        patients=sections["patients"], output=sections["output"], bundles=bundles,
+        strategies=strategies, path=path, base_dir=base_dir,
     )
     for s in strategies:  # validate every intervention now, not in the middle of a run
         scenario.build_interventions(s)
