@@ -5,13 +5,15 @@ mutable :class:`~sim.state.State`, the strategy's interventions and the recorder
 is one week:
 
 1. turnover — leavers replaced by unaware newcomers;
-2. interventions — training sessions, facilitation support (sets this week's support);
-3. awareness — from the organisation and from using colleagues;
+2. interventions — training, facilitation, champions, feedback, collaboratives, leadership,
+   reminders: they set this week's support, adoption boost and context, and may add ties;
+3. awareness — from the organisation and from using colleagues (launched bundles only);
 4. adoption — aware staff start trying (context × (spontaneous + social influence));
 5. routinisation and abandonment;
 6. knowledge — learning by doing, forgetting;
 7. fidelity — per element, gain while using, decay without reinforcement;
-8. compliance — per unit, collective elements need both sides; recorded.
+8. compliance — per unit, collective elements need both sides; learning transfer (capacity);
+   patient harm; recording.
 
 Everything runs on arrays; Mesa agents (organisations, units, staff) are views onto them for
 users, Mesa tools and visualisation.
@@ -22,12 +24,24 @@ from __future__ import annotations
 from typing import Any
 
 import mesa
+import networkx as nx
 import numpy as np
+import scipy.sparse as sp
 from mesa.agentset import AgentSet
 
 from sim.agents import Organisation, Staff, Unit
-from sim.mechanisms import adoption, awareness, collective, fidelity, influence, sustainment
+from sim.mechanisms import (
+    adoption,
+    awareness,
+    capacity,
+    collective,
+    fidelity,
+    influence,
+    sustainment,
+)
 from sim.mechanisms import turnover as turnover_mech
+from sim.networks.network import LAYERS
+from sim.outcomes import harm
 from sim.outcomes.proctor import sustainability_weeks
 from sim.outcomes.recorder import Recorder
 from sim.population import draw_staff_traits
@@ -58,14 +72,30 @@ class ImplementationModel(mesa.Model):
         self.pop = self.world.pop
         self.par: dict[str, Any] = scenario.parameters
         w = self.world
-        self.state = State.initial(self.pop.n_staff, len(w.bundles), w.element_baseline)
-        # Trait arrays are copied: turnover replaces them, the shared world stays untouched.
+        n_units, n_b = self.pop.n_units, len(w.bundles)
+        self.state = State.initial(self.pop.n_staff, n_b, w.element_baseline)
+        # Copies of what turnover and interventions change; the shared world stays untouched.
         self.openness = self.pop.staff_openness.copy()
         self.threshold = self.pop.staff_threshold.copy()
         self.log_ctx = w.log_ctx.copy()
-        n_units, n_b = self.pop.n_units, len(w.bundles)
-        self.unit_support = np.zeros((n_units, n_b), np.float32)
-        self.unit_boost = np.zeros((n_units, n_b), np.float32)
+        self.influence_weight = w.leader_weight.copy()
+        self.adjacency = w.adjacency
+        self.extra_ties: list[tuple[np.ndarray, str]] = []
+        self._refresh_network()
+        # Per-week levers that interventions set (reset every week).
+        self.unit_support = np.zeros((n_units, n_b), np.float32)  # protects fidelity, keeping
+        self.unit_boost = np.zeros((n_units, n_b), np.float32)  # log-hazard of trying
+        self.unit_context = np.zeros((n_units, n_b), np.float32)  # log context: try and keep
+        # Launch week per bundle (None = never introduced by this strategy).
+        self.launch_week = [strategy.launch_week(b) for b in scenario.bundle_names]
+        self.launched = np.zeros(n_b, bool)
+        # Learning transfer and patient outcomes.
+        self.capacity = np.zeros(n_units, np.float64)
+        self.implemented = np.zeros((n_units, n_b), bool)
+        self.census = harm.unit_census(self.pop, scenario.patients, scenario.structure)
+        self._harm_counted, self._harm_rate, self._harm_rr = harm.harm_tables(self.pop, w.bundles)
+        self.harm_expected = np.zeros(n_b)  # cumulative expected events with compliance reached
+        self.harm_averted = np.zeros(n_b)  # cumulative events averted vs baseline compliance
         self.cost = np.zeros(n_b, np.float64)
         self.cost_by_intervention: dict[str, float] = {}
         self.unit_compliance = np.full((n_units, n_b), np.nan, np.float32)
@@ -86,6 +116,8 @@ class ImplementationModel(mesa.Model):
         self.units = AgentSet([Unit(self, i) for i in range(n_units)], random=self.random)
         self._staff: AgentSet | None = None
         self._measure()
+        self._baseline_harm = harm.expected_events(
+            self.census, self._harm_counted, self._harm_rate, self._harm_rr, self.unit_compliance)
 
     # --- services for mechanisms and interventions ---------------------------------------------
     @property
@@ -119,6 +151,43 @@ class ImplementationModel(mesa.Model):
         self.cost_by_intervention[intervention] = (
             self.cost_by_intervention.get(intervention, 0.0) + amount)
 
+    def add_ties(self, pairs: np.ndarray, layer: str) -> None:
+        """Add collaboration ties during the run (e.g. from a learning collaborative)."""
+        if len(pairs) == 0:
+            return
+        self.extra_ties.append((np.asarray(pairs, np.int32), layer))
+        pairs = np.asarray(pairs)
+        i = np.concatenate([pairs[:, 0], pairs[:, 1]])
+        j = np.concatenate([pairs[:, 1], pairs[:, 0]])
+        keep = i != j
+        new = sp.csr_matrix((np.ones(keep.sum(), np.float32), (i[keep], j[keep])),
+                            shape=self.adjacency.shape)
+        adj = (self.adjacency + new).tocsr()
+        adj.data[:] = 1.0
+        self.adjacency = adj
+        self._refresh_network()
+
+    def set_influence_weight(self, weights: np.ndarray) -> None:
+        """Change how much each person's example weighs (champions, opinion leaders)."""
+        self.influence_weight = weights.astype(np.float32)
+        self._refresh_network()
+
+    def _refresh_network(self) -> None:
+        self.weighted = influence.weighted_matrix(self.adjacency, self.influence_weight)
+        self.weighted_total = np.asarray(self.weighted.sum(axis=1)).ravel()
+
+    def network_graph(self) -> nx.Graph:
+        """The collaboration network now, as networkx (ties added in the run included)."""
+        from sim.networks.network import CollaborationNetwork
+
+        net = self.world.network
+        if self.extra_ties:
+            edges = np.concatenate([net.edges, *[p for p, _ in self.extra_ties]])
+            layer = np.concatenate([net.layer, *[np.full(len(p), LAYERS.index(name), np.int8)
+                                                 for p, name in self.extra_ties]])
+            net = CollaborationNetwork(net.n, edges, layer, net.directed)
+        return net.to_networkx(self.pop.staff_label)
+
     @property
     def staff(self) -> AgentSet:
         """Staff as Mesa agents (created on first access: a national run needs none)."""
@@ -133,8 +202,12 @@ class ImplementationModel(mesa.Model):
         w, st, par = self.world, self.state, self.par
         st.week += 1
         n, n_b = self.pop.n_staff, len(w.bundles)
+        self.launched = np.array([lw is not None and st.week >= lw for lw in self.launch_week])
         self.unit_support.fill(0.0)
         self.unit_boost.fill(0.0)
+        eff_cap = capacity.effective_capacity(self.capacity, self.pop.unit_org,
+                                              len(self.pop.org_name), par["org_spillover"])
+        self.unit_context[:] = (par["beta_capacity"] * eff_cap)[:, None]
 
         # 1. turnover
         leavers = self.draw("turnover", (n,)) < self._p_leave
@@ -146,24 +219,27 @@ class ImplementationModel(mesa.Model):
             shift = par["beta_openness"] * (op - self.pop.staff_openness[leavers])
             self.log_ctx[leavers] = w.log_ctx[leavers] + shift[:, None]
 
-        # 2. interventions
+        # 2. interventions (only on launched bundles: see Intervention.active_bundles)
         for iv in self.interventions:
             iv.apply(self, st.week)
-        support = self.unit_support[self.pop.staff_unit]  # (N, B)
-        boost = self.unit_boost[self.pop.staff_unit]
+        unit = self.pop.staff_unit
+        support = self.unit_support[unit]  # (N, B)
+        ctx = self.log_ctx + self.unit_context[unit]
+        eligible = w.eligible & self.launched[None, :]
 
         # 3. awareness (from colleagues using at the start of the week)
-        using = st.using() & w.eligible
-        using_ties = w.adjacency @ using.astype(np.float32)
+        using = st.using() & eligible
+        using_f = using.astype(np.float32)
+        using_ties = self.adjacency @ using_f
         prob = awareness.awareness_probability(par["p_awareness"], par["p_word_of_mouth"],
                                                using_ties)
-        awareness.become_aware(st.stage, w.eligible, prob, self.draw("awareness", (n, n_b)))
+        awareness.become_aware(st.stage, eligible, prob, self.draw("awareness", (n, n_b)))
 
         # 4. adoption
-        expo = influence.exposure(w.weighted, w.weighted_total, using)
+        expo = influence.exposure(self.weighted, self.weighted_total, using)
         infl = influence.influence_hazard(expo, par["q_imitation"], par["contagion"],
                                           self.threshold)
-        hazard = adoption.adoption_hazard(self.log_ctx + boost, par["p_innovation"],
+        hazard = adoption.adoption_hazard(ctx + self.unit_boost[unit], par["p_innovation"],
                                           par["beta_knowledge"], st.knowledge, infl)
         adoption.start_trying(st.stage, hazard, self.draw("adoption", (n, n_b)))
 
@@ -171,7 +247,7 @@ class ImplementationModel(mesa.Model):
         staff_fid = self._staff_fidelity()
         u_routine = self.draw("routinise", (n, n_b))
         u_abandon = self.draw("abandon", (n, n_b))
-        ab = sustainment.abandonment_hazard(st.stage, self.log_ctx, support, par["p_abandon"],
+        ab = sustainment.abandonment_hazard(st.stage, ctx, support, par["p_abandon"],
                                             par["routine_protection"])
         sustainment.abandon(st.stage, ab, u_abandon)
         sustainment.routinise(st.stage, par["p_routinise"], staff_fid, u_routine)
@@ -187,8 +263,16 @@ class ImplementationModel(mesa.Model):
             st.fidelity, w.element_baseline, using[:, eb] & w.performs, st.knowledge[:, eb],
             support[:, eb], par["fidelity_gain"], par["fidelity_decay"], w.element_complexity)
 
-        # 8. compliance and recording
+        # 8. compliance, learning transfer, harm, recording
         self._measure()
+        new = capacity.record_successes(self.implemented, self.unit_fidelity,
+                                        par["success_fidelity"], self.launched)
+        capacity.update_capacity(self.capacity, new, par["capacity_gain"], self._p_leave)
+        events = harm.expected_events(self.census, self._harm_counted, self._harm_rate,
+                                      self._harm_rr, self.unit_compliance)
+        self.harm_expected += events.sum(axis=0)
+        self.harm_averted += (self._baseline_harm - events).sum(axis=0)
+        self._record()
 
     def _staff_fidelity(self) -> np.ndarray:
         """(N, B) mean fidelity over the elements each person performs."""
@@ -197,16 +281,21 @@ class ImplementationModel(mesa.Model):
         return total / np.maximum(self._performs_per_bundle, 1.0)
 
     def _measure(self) -> None:
-        """Compute unit compliance for this week and record it if wanted."""
+        """Compute unit compliance and mean fidelity for this week."""
         w = self.world
         perf, _ = collective.unit_performance(w.membership, self.state.fidelity, w.performs)
         eff = collective.effective_performance(perf, w.pathways, w.element_cross)
         self.unit_compliance, self.unit_fidelity = collective.bundle_compliance(
             eff, w.element_bundle, len(w.bundles))
+        if self.state.week == 0:
+            self._record()
+
+    def _record(self) -> None:
         if self.recorder.wants(self.state.week):
+            w = self.world
             users = w.membership @ (self.state.using() & w.eligible).astype(np.float32)
             self.recorder.record(self.state.week, users, self.unit_compliance,
-                                 self.unit_fidelity, self.cost)
+                                 self.unit_fidelity, self.cost, self.harm_averted)
 
     def run(self) -> ImplementationModel:
         """Step through the scenario's weeks."""

@@ -227,6 +227,15 @@ MODEL = ParamSet(
         P("turnover_annual", 0.15, "Mean annual staff turnover (leavers replaced by unaware "
           "newcomers).", unit="1/year", low=0.0, high=1.0,
           source="assumption; Norwegian nursing turnover is commonly reported near 10-20%/year"),
+        P("success_fidelity", 0.7, "Mean element fidelity at which a unit counts as having "
+          "implemented a bundle (it then gains implementation capacity).", unit="share",
+          low=0.0, high=1.0),
+        P("capacity_gain", 0.5, "Implementation capacity a unit gains from each bundle it "
+          "implements (learning transfer).", unit="capacity", low=0.0, high=5.0),
+        P("org_spillover", 0.5, "Weight of the organisation's mean capacity in a unit's "
+          "effective capacity (what sister units learned).", unit="share", low=0.0, high=1.0),
+        P("beta_capacity", 0.6, "Log-hazard effect of effective capacity: speeds trying and "
+          "slows abandoning later bundles.", unit="log-hazard/capacity", low=0.0, high=5.0),
         P("penetration_threshold", 0.5, "Compliance a unit must reach to count as having "
           "implemented a bundle (penetration).", unit="share", low=0.0, high=1.0),
         P("sustainability_weeks", 52, "Weeks after support ends at which sustainability "

@@ -52,10 +52,25 @@ _TOP_KEYS = set(TOP.names()) | set(_SECTIONS) | {"bundles", "strategies"}
 
 @dataclass
 class Strategy:
-    """A named set of interventions (a support package planners compare)."""
+    """A named support package planners compare: interventions, and when each bundle starts.
+
+    ``launch`` maps a bundle to the week it is introduced (default week 1): before it nobody can
+    hear of it, which sequences bundles (antibiotics first, the others a year later).
+    ``bundles`` limits which of the scenario's bundles the strategy introduces at all (default
+    all); the others stay at baseline practice, so their harm still counts.
+    """
 
     name: str
     interventions: list[dict[str, Any]] = field(default_factory=list)
+    launch: dict[str, int] = field(default_factory=dict)
+    bundles: list[str] | None = None
+    description: str = ""
+
+    def launch_week(self, bundle: str) -> int | None:
+        """Week ``bundle`` is introduced, or None if this strategy never introduces it."""
+        if self.bundles is not None and bundle not in self.bundles:
+            return None
+        return self.launch.get(bundle, 1)
 
 
 @dataclass
@@ -117,8 +132,11 @@ class Scenario:
             "patients": self.patients, "output": self.output,
             "bundles": [{"name": b.name, "file": b.path} for b in self.bundles],
             "strategies": [
-                {"name": s.name, "interventions": [iv.describe() for iv in
-                                                   self.build_interventions(s)]}
+                {"name": s.name, "description": s.description,
+                 "bundles": s.bundles if s.bundles is not None else self.bundle_names,
+                 "launch": {b: s.launch_week(b) for b in self.bundle_names
+                            if s.launch_week(b) is not None},
+                 "interventions": [iv.describe() for iv in self.build_interventions(s)]}
                 for s in self.strategies
             ],
         }
@@ -159,18 +177,39 @@ def scenario_from_dict(data: dict[str, Any], path: str, base_dir: Path) -> Scena
         where = f"{path}: strategies[{i}]"
         if not isinstance(raw, dict):
             raise InputError(where, "must be a table with 'name' and 'interventions'")
-        extra = set(raw) - {"name", "interventions"}
+        known = ("bundles", "description", "interventions", "launch", "name")
+        extra = set(raw) - set(known)
         if extra:
             raise InputError(f"{where}.{sorted(extra)[0]}",
-                             "unknown key; known keys are: interventions, name")
+                             f"unknown key; known keys are: {', '.join(known)}")
         name = raw.get("name")
         if not isinstance(name, str) or not name:
             raise InputError(f"{where}.name", "must be a non-empty string")
         ivs = raw.get("interventions", [])
         if not isinstance(ivs, list):
             raise InputError(f"{where}.interventions", "must be an array of tables")
+        launch = raw.get("launch", {})
+        if not isinstance(launch, dict):
+            raise InputError(f"{where}.launch", "must be a table { bundle_name = week, ... }")
+        for b, week in launch.items():
+            if b not in names:
+                raise InputError(f"{where}.launch.{b}", f"not a bundle of this scenario; "
+                                 f"scenario bundles: {', '.join(names)}")
+            if isinstance(week, bool) or not isinstance(week, int) or week < 1:
+                raise InputError(f"{where}.launch.{b}", f"must be a week number ≥ 1, got {week!r}")
+        subset = raw.get("bundles")
+        if subset is not None:
+            if not isinstance(subset, list) or not all(isinstance(b, str) for b in subset):
+                raise InputError(f"{where}.bundles", "must be a list of bundle names")
+            bad = [b for b in subset if b not in names]
+            if bad:
+                raise InputError(f"{where}.bundles", f"{bad[0]!r} is not a bundle of this "
+                                 f"scenario; scenario bundles: {', '.join(names)}")
+        desc = raw.get("description", "")
+        if not isinstance(desc, str):
+            raise InputError(f"{where}.description", "must be a string")
         strategies.append(Strategy(name, [dict(iv) if isinstance(iv, dict) else iv
-                                          for iv in ivs]))
+                                          for iv in ivs], dict(launch), subset, desc))
     if len({s.name for s in strategies}) != len(strategies):
         raise InputError(f"{path}: strategies", "strategy names must be unique")
 

@@ -13,7 +13,7 @@ import scipy.sparse as sp
 
 from sim.bundles import Bundle
 from sim.mechanisms.context import log_context
-from sim.mechanisms.influence import leader_weights, weighted_matrix
+from sim.mechanisms.influence import leader_weights
 from sim.networks.generators import generate_network
 from sim.networks.network import LAYERS, CollaborationNetwork
 from sim.population import KIND_CODE, ROLE_CODE, Population, generate_catchment
@@ -28,9 +28,7 @@ class World:
     network: CollaborationNetwork
     bundles: list[Bundle]
     adjacency: sp.csr_matrix  # (N, N) binary: i listens to j
-    weighted: sp.csr_matrix  # (N, N) adjacency weighted by opinion leadership of j
-    weighted_total: np.ndarray  # (N,) row sums of ``weighted``
-    leaders: np.ndarray  # (N,) bool opinion leaders
+    leader_weight: np.ndarray  # (N,) float32 influence weight (opinion leaders weigh more)
     membership: sp.csr_matrix  # (U, N) unit membership
     pathways: sp.csr_matrix  # (U, U) care-pathway partners across the boundary
     eligible: np.ndarray  # (N, B) bool: bundle applies to this person's setting and role
@@ -42,6 +40,11 @@ class World:
     log_ctx: np.ndarray  # (N, B) static log context multiplier
     unit_degree: np.ndarray  # (U,) mean ties per staff member of the unit
     eligible_per_unit: np.ndarray  # (U, B) eligible staff counts
+
+    @property
+    def leaders(self) -> np.ndarray:
+        """(N,) bool: opinion leaders."""
+        return self.leader_weight > 1.0
 
 
 def _element_tables(bundles: list[Bundle]) -> tuple[np.ndarray, ...]:
@@ -78,7 +81,6 @@ def assemble_world(pop: Population, network: CollaborationNetwork, scenario: Sce
     adjacency = network.influence_matrix()
     degree = np.asarray(adjacency.sum(axis=0)).ravel()  # how many listen to j
     lw = leader_weights(degree, params["opinion_leader_share"], params["opinion_leader_weight"])
-    weighted = weighted_matrix(adjacency, lw)
     elig, performs = eligibility(pop, scenario.bundles)
     eb, cross, base, cx = _element_tables(scenario.bundles)
     membership = pop.membership()
@@ -87,8 +89,7 @@ def assemble_world(pop: Population, network: CollaborationNetwork, scenario: Sce
     unit_degree = (membership @ out_degree) / np.maximum(sizes, 1)
     return World(
         pop=pop, network=network, bundles=scenario.bundles, adjacency=adjacency,
-        weighted=weighted, weighted_total=np.asarray(weighted.sum(axis=1)).ravel(),
-        leaders=lw > 1.0, membership=membership, pathways=pop.pathways(), eligible=elig,
+        leader_weight=lw, membership=membership, pathways=pop.pathways(), eligible=elig,
         performs=performs, element_bundle=eb, element_cross=cross, element_baseline=base,
         element_complexity=cx, log_ctx=log_context(pop, params, scenario.bundles),
         unit_degree=unit_degree, eligible_per_unit=membership @ elig.astype(np.float32),

@@ -5,11 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from sim.errors import InputError
+from sim.interventions.audit_feedback import AuditFeedback
 from sim.interventions.base import COMMON, Intervention
-from sim.interventions.facilitation import Facilitation
-from sim.interventions.training import Training
+from sim.interventions.champions import Champions
+from sim.interventions.collaborative import Collaborative
+from sim.interventions.facilitation import Facilitation, InternalFacilitation
+from sim.interventions.leadership import LeadershipEngagement
+from sim.interventions.reminders import Reminders
+from sim.interventions.training import ELearning, SimulationTraining, Training
 
-REGISTRY: dict[str, type[Intervention]] = {cls.type_name: cls for cls in (Training, Facilitation)}
+REGISTRY: dict[str, type[Intervention]] = {cls.type_name: cls for cls in (
+    Training, ELearning, SimulationTraining, Facilitation, InternalFacilitation, Champions,
+    AuditFeedback, Collaborative, LeadershipEngagement, Reminders)}
 
 
 def make_intervention(spec: Any, where: str, bundle_names: list[str]) -> Intervention:
@@ -23,4 +30,6 @@ def make_intervention(spec: Any, where: str, bundle_names: list[str]) -> Interve
     return REGISTRY[kind](spec, where, bundle_names)
 
 
-__all__ = ["COMMON", "REGISTRY", "Facilitation", "Intervention", "Training", "make_intervention"]
+__all__ = ["COMMON", "REGISTRY", "AuditFeedback", "Champions", "Collaborative", "ELearning",
+           "Facilitation", "InternalFacilitation", "Intervention", "LeadershipEngagement",
+           "Reminders", "SimulationTraining", "Training", "make_intervention"]

@@ -72,12 +72,42 @@ class Intervention:
     def setup(self, model: ImplementationModel) -> None:
         """Resolve the target once per run, from this intervention's own random stream."""
         rng = model.stream(f"intervention:{self.name}:target")
-        self.units = resolve_units(self.target, model.pop, model.unit_degree, rng, self.where)
+        self.units = resolve_units(self.target, model.pop, model.unit_degree, rng,
+                                   f"{self.where}.target")
         self.staff = self.units[model.pop.staff_unit]
 
     def active(self, week: int) -> bool:
         """Whether the intervention runs in ``week``."""
         return self.start_week <= week <= self.end_week
+
+    def bundles_now(self, model: ImplementationModel) -> np.ndarray:
+        """Indices of the supported bundles that the strategy has launched by now."""
+        return self.bundle_idx[model.launched[self.bundle_idx]]
+
+    def give_support(self, model: ImplementationModel, units: np.ndarray, *,
+                     support: float = 0.0, boost: float = 0.0, context: float = 0.0,
+                     cost: float = 0.0) -> None:
+        """Give ``units`` this week's help for every launched supported bundle.
+
+        ``support`` (0–1) protects fidelity and keeps users (the strongest source counts, not the
+        sum); ``boost`` adds to the log-hazard of trying; ``context`` adds to the log context
+        (trying and keeping); ``cost`` is split evenly over the bundles helped. Nothing is spent
+        before a supported bundle is launched.
+        """
+        bundles = self.bundles_now(model)
+        if len(bundles) == 0:
+            return
+        for b in bundles:
+            if support:
+                col = model.unit_support[:, b]
+                np.maximum(col, np.where(units, np.float32(support), np.float32(0)), out=col)
+            if boost:
+                model.unit_boost[units, b] += boost
+            if context:
+                model.unit_context[units, b] += context
+        if cost:
+            for b in bundles:
+                model.add_cost(self.name, int(b), cost / len(bundles))
 
     def apply(self, model: ImplementationModel, week: int) -> None:
         """Act on the model in ``week`` (called every week; check :meth:`active`)."""

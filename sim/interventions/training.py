@@ -1,9 +1,14 @@
-"""Training: sessions that make staff aware of a bundle and give them knowledge.
+"""Training: sessions that make staff aware of a bundle and give them knowledge and skills.
 
 At ``start_week`` (and every ``interval_weeks`` after, up to ``end_week``; 0 = one wave) a share
 ``coverage`` of the eligible staff in targeted units is trained for each supported bundle:
-unaware or lapsed staff become aware, and knowledge closes ``knowledge_gain`` of its gap. Cost is
-``cost_per_trainee`` per person per bundle trained.
+unaware or lapsed staff become aware, knowledge closes ``knowledge_gain`` of its gap, and (for
+simulation training) the fidelity of the elements they perform closes ``skill_gain`` of its gap.
+Cost is ``cost_per_trainee`` per person per bundle. Three modes, three types:
+
+- ``training`` — a workshop: half a day, moderate dose;
+- ``e_learning`` — cheap and scalable, a low dose, fewer complete it;
+- ``simulation_training`` — hands-on drills: costly, high dose, builds skill directly.
 """
 
 from __future__ import annotations
@@ -18,21 +23,29 @@ if TYPE_CHECKING:
     from sim.model import ImplementationModel
 
 
-class Training(Intervention):
-    """Training sessions (workshop by default)."""
-
-    type_name = "training"
-    PARAMS = ParamSet("training", "Training sessions.", (
-        P("coverage", 0.8, "Share of targeted eligible staff trained at each session.",
-          unit="share", low=0.0, high=1.0),
+def _params(name: str, doc: str, coverage: float, gain: float, skill: float, cost: float,
+            cost_source: str, dose_source: str) -> ParamSet:
+    return ParamSet(name, doc, (
+        P("coverage", coverage, "Share of targeted eligible staff trained at each session.",
+          unit="share", low=0.0, high=1.0, source=dose_source),
         P("interval_weeks", 0, "Weeks between sessions (0 = a single wave at start_week).",
           unit="weeks", low=0, high=520),
-        P("knowledge_gain", 0.5, "Share of the knowledge gap a session closes (dose).",
-          unit="share", low=0.0, high=1.0),
-        P("cost_per_trainee", 1500.0, "Cost per person trained per bundle (staff time plus "
-          "trainer; NOK).", unit="NOK", low=0.0, high=1e6,
-          source="assumption: ~3 h of staff time at ~500 NOK/h"),
+        P("knowledge_gain", gain, "Share of the knowledge gap a session closes (dose).",
+          unit="share", low=0.0, high=1.0, source=dose_source),
+        P("skill_gain", skill, "Share of the fidelity gap of performed elements a session "
+          "closes (practised skill).", unit="share", low=0.0, high=1.0, source=dose_source),
+        P("cost_per_trainee", cost, "Cost per person trained per bundle (staff time plus "
+          "trainer; NOK).", unit="NOK", low=0.0, high=1e6, source=cost_source),
     ))
+
+
+class Training(Intervention):
+    """Workshop training (the default mode)."""
+
+    type_name = "training"
+    PARAMS = _params("training", "Workshop training.", 0.8, 0.5, 0.0, 1500.0,
+                     "assumption: ~3 h of staff time at ~500 NOK/h",
+                     "assumption: a half-day workshop")
 
     def session(self, week: int) -> bool:
         """Whether a training session is held in ``week``."""
@@ -47,11 +60,34 @@ class Training(Intervention):
             return
         u = model.draw(f"intervention:{self.name}", (model.pop.n_staff,))
         chosen = self.staff & (u < self.pars["coverage"])
-        st = model.state
-        for b in self.bundle_idx:
+        st, w = model.state, model.world
+        for b in self.bundles_now(model):
             trainees = chosen & model.eligible[:, b]
             lapsed = trainees & ((st.stage[:, b] == UNAWARE) | (st.stage[:, b] == ABANDONED))
             st.stage[lapsed, b] = AWARE
             k = st.knowledge[trainees, b]
             st.knowledge[trainees, b] = k + self.pars["knowledge_gain"] * (1.0 - k)
+            if self.pars["skill_gain"]:
+                cols = w.element_bundle == b
+                f = st.fidelity[:, cols]
+                lift = self.pars["skill_gain"] * (1.0 - f) * w.performs[:, cols]
+                st.fidelity[:, cols] = f + lift * trainees[:, None]
             model.add_cost(self.name, int(b), self.pars["cost_per_trainee"] * trainees.sum())
+
+
+class ELearning(Training):
+    """E-learning modules."""
+
+    type_name = "e_learning"
+    PARAMS = _params("e_learning", "E-learning.", 0.6, 0.3, 0.0, 300.0,
+                     "assumption: ~40 min of staff time, licence negligible",
+                     "assumption: lower completion and dose than a workshop")
+
+
+class SimulationTraining(Training):
+    """Simulation training (drills with scenarios, e.g. the deteriorating patient)."""
+
+    type_name = "simulation_training"
+    PARAMS = _params("simulation_training", "Simulation training.", 0.7, 0.7, 0.3, 4000.0,
+                     "assumption: a day with instructors and equipment",
+                     "assumption: hands-on practice builds skill as well as knowledge")

@@ -15,7 +15,7 @@ import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 
-LAYERS = ("within_unit", "cross_unit", "care_pathway", "loaded")
+LAYERS = ("within_unit", "cross_unit", "care_pathway", "loaded", "collaborative")
 
 
 @dataclass

@@ -26,20 +26,22 @@ class Recorder:
         self.users = np.zeros(shape, np.float32)
         self.compliance = np.full(shape, np.nan, np.float32)
         self.fidelity = np.full(shape, np.nan, np.float32)
-        self.cost = np.zeros((len(weeks), n_bundles), np.float64)
+        self.cost = np.zeros((len(weeks), n_bundles), np.float64)  # cumulative
+        self.harm_averted = np.zeros((len(weeks), n_bundles), np.float64)  # cumulative
 
     def wants(self, week: int) -> bool:
         """Whether ``week`` is recorded."""
         return week in self._row
 
     def record(self, week: int, users: np.ndarray, compliance: np.ndarray,
-               fidelity: np.ndarray, cost: np.ndarray) -> None:
+               fidelity: np.ndarray, cost: np.ndarray, harm_averted: np.ndarray) -> None:
         """Store one week's unit arrays (users = count of eligible staff using)."""
         i = self._row[week]
         self.users[i] = users
         self.compliance[i] = compliance
         self.fidelity[i] = fidelity
         self.cost[i] = cost
+        self.harm_averted[i] = harm_averted
 
     def system_series(self, eligible: np.ndarray, threshold: float) -> dict[str, np.ndarray]:
         """(T, B) whole-system series of each metric (used by the summary and plots)."""
@@ -47,7 +49,10 @@ class Recorder:
 
     def table(self, unit_names: list[str], unit_kind: np.ndarray, bundle_names: list[str],
               eligible: np.ndarray, threshold: float, unit_level: bool) -> pd.DataFrame:
-        """The tidy long table: one row per week × bundle × level × entity."""
+        """The tidy long table: one row per week × bundle × level × entity.
+
+        ``cost`` and ``harm_averted`` (cumulative to that week) are on the system rows only.
+        """
         frames = []
         u = self.users.shape[1]
         if unit_level:
@@ -63,8 +68,11 @@ class Recorder:
             frames.append(_frame("kind", np.asarray([ORG_KINDS[k]], object), self.weeks,
                                  bundle_names, *(agg[m][:, None, :] for m in METRICS)))
         agg = _aggregate(self, eligible, np.ones(u, bool), threshold)
-        frames.append(_frame("system", np.asarray(["all"], object), self.weeks, bundle_names,
-                             *(agg[m][:, None, :] for m in METRICS)))
+        system = _frame("system", np.asarray(["all"], object), self.weeks, bundle_names,
+                        *(agg[m][:, None, :] for m in METRICS))
+        system["cost"] = self.cost.reshape(-1)
+        system["harm_averted"] = self.harm_averted.reshape(-1)
+        frames.append(system)
         out = pd.concat(frames, ignore_index=True)
         out["level"] = pd.Categorical(out["level"], categories=list(LEVELS))
         out["bundle"] = pd.Categorical(out["bundle"], categories=bundle_names)
