@@ -378,6 +378,14 @@ def first_signal(chart: PChart, direction: Direction = "up", start: int = 0) -> 
     return int(hits[0]) + start if hits.size else None
 
 
+def _step_edges(x: np.ndarray) -> np.ndarray:
+    """Edges half-way between points (and half a spacing beyond the ends) for step limits."""
+    if x.shape[0] == 1:
+        return np.array([x[0] - 0.5, x[0] + 0.5])
+    mid = (x[:-1] + x[1:]) / 2
+    return np.concatenate([[2 * x[0] - mid[0]], mid, [2 * x[-1] - mid[-1]]])
+
+
 def plot_spc(chart: PChart, path: str | Path, title: str = "", ylabel: str = "compliance"
              ) -> Path:
     """Draw the p-chart: points, centre line, step-wise limits, signals marked by rule.
@@ -386,17 +394,19 @@ def plot_spc(chart: PChart, path: str | Path, title: str = "", ylabel: str = "co
     point has its own limits; signalling points get a distinct marker per rule so a reader can
     see *why* a point is flagged.
     """
-    x = chart.periods
-    fig, ax = plt.subplots(figsize=(8.0, 4.2))
+    numeric = np.issubdtype(chart.periods.dtype, np.number)
+    x = chart.periods.astype(float) if numeric else np.arange(len(chart), dtype=float)
+    fig, ax = plt.subplots(figsize=(10.0, 4.4))
     ax.plot(x, chart.p, color="tab:blue", marker="o", ms=4, lw=1.2, label="p (observed)",
             zorder=3)
     centre_label = ("centre (known)" if chart.centre_known else
                     f"centre (first {chart.baseline_points} points)"
                     if chart.baseline_points is not None else "centre")
     ax.axhline(chart.centre, color="black", lw=1.2, label=f"{centre_label} = {chart.centre:.3f}")
-    ax.step(x, chart.ucl, where="mid", color="tab:gray", lw=1.0, ls="--",
-            label=f"UCL / LCL ({chart.sigma:g}σ)")
-    ax.step(x, chart.lcl, where="mid", color="tab:gray", lw=1.0, ls="--")
+    edges = _step_edges(x)
+    ax.stairs(chart.ucl, edges, baseline=None, color="tab:gray", lw=1.0, ls="--",
+              label=f"UCL / LCL ({chart.sigma:g}σ)")
+    ax.stairs(chart.lcl, edges, baseline=None, color="tab:gray", lw=1.0, ls="--")
     marks = (
         ("outside", "o", "tab:red", 9, "outside limits"),
         ("shift", "s", "tab:orange", 12, f"shift (≥{chart.shift_length} one side)"),
@@ -408,10 +418,10 @@ def plot_spc(chart: PChart, path: str | Path, title: str = "", ylabel: str = "co
             ax.plot(x[flags], chart.p[flags], ls="none", marker=marker, ms=size, mfc="none",
                     mec=colour, mew=1.6, label=label, zorder=4)
     if chart.baseline_points is not None and chart.baseline_points < len(chart):
-        edge = chart.baseline_points
-        ax.axvline((float(x[edge - 1]) + float(x[edge])) / 2
-                   if np.issubdtype(x.dtype, np.number) else edge - 0.5,
-                   color="tab:green", lw=1.0, ls=":", label="end of baseline")
+        ax.axvline(edges[chart.baseline_points], color="tab:green", lw=1.0, ls=":",
+                   label="end of baseline")
+    if not numeric:
+        ax.set_xticks(x, [str(v) for v in chart.periods], rotation=45, ha="right")
     values = np.concatenate([chart.p, chart.lcl, chart.ucl, [chart.centre]])
     lo, hi = np.nanmin(values), np.nanmax(values)
     pad = max(0.05 * (hi - lo), 0.01)
@@ -422,7 +432,7 @@ def plot_spc(chart: PChart, path: str | Path, title: str = "", ylabel: str = "co
     n_sig = int(chart.signal.sum())
     ax.set_title(f"{title}  (p-chart, {n_sig} signalling point{'s' * (n_sig != 1)})".strip(),
                  fontsize=11)
-    ax.legend(fontsize=8, loc="best", framealpha=0.9)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)
