@@ -19,11 +19,13 @@ from sim.errors import InputError
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from sim.outcomes.compare import compare_arms
+    from sim.plots.comparison import plot_comparison
     from sim.plots.uptake import plot_uptake
     from sim.progress import Progress
     from sim.provenance import code_version, package_versions
     from sim.rng import replicate_seeds
-    from sim.run import run_replicates
+    from sim.run import check_units, preflight, run_replicates
     from sim.scenario import load_scenario
 
     scenario = load_scenario(args.scenario)
@@ -33,17 +35,26 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise InputError("--replicates", f"must be at least 1, got {reps}")
     if seed < 0:
         raise InputError("--seed", f"must be a non-negative integer, got {seed}")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise InputError("--out", f"{out} exists and is not a directory")
-    out.mkdir(parents=True, exist_ok=True)
+    world = preflight(scenario, seed)
+    spc_units = [u.strip() for u in args.spc_units.split(",") if u.strip()] if args.spc_units \
+        else []
+    check_units(world, spc_units, "--spc-units")
+    out = _output_dir(args.out)
 
     bar = Progress(reps * len(scenario.strategies), "strategy runs", quiet=args.quiet)
-    result = run_replicates(scenario, seed, reps, on_strategy_done=bar.advance)
+    result = run_replicates(scenario, seed, reps, on_strategy_done=bar.advance,
+                            spc_units=spc_units)
     result.timeseries.to_parquet(out / "timeseries.parquet", index=False)
     result.summary.to_csv(out / "summary.csv", index=False)
+    files = ["timeseries.parquet", "summary.csv", "uptake.png"]
+    comparison = compare_arms(result.summary)
+    comparison.to_csv(out / "comparison.csv", index=False)
+    plot_comparison(comparison, out / "comparison.png", scenario.name)
+    files += ["comparison.csv", "comparison.png"]
+    if spc_units:
+        files += _write_spc(result.spc, out)
     manifest = {
-        "command": "implsim " + " ".join(sys.argv[1:]),
+        "command": "implsim " + " ".join(args.argv),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "root_seed": seed,
         "replicates": reps,
@@ -51,14 +62,45 @@ def _cmd_run(args: argparse.Namespace) -> int:
         "scenario": scenario.resolved(),
         "versions": package_versions(),
         "code_version": code_version(),
-        "files": ["timeseries.parquet", "summary.csv", "uptake.png"],
+        "files": files,
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
     plot_uptake(result.timeseries, out / "uptake.png", scenario.name)
     if not args.quiet:
         _print_table(result.summary)
-        print(f"\nwrote {out}/timeseries.parquet, summary.csv, manifest.json, uptake.png")
+        print(f"\nwrote {out}/: manifest.json, " + ", ".join(files))
     return 0
+
+
+def _output_dir(path: str) -> Path:
+    """Create the output directory, or fail with one line saying why."""
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise InputError("--out", f"{out} exists and is not a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError("--out", f"cannot create {out}: {exc.strerror}") from None
+    return out
+
+
+def _write_spc(spc, out: Path) -> list[str]:
+    """SPC p-charts of the audited compliance of the chosen units (first replicate)."""
+    from sim.outcomes.spc import p_chart, plot_spc
+
+    spc.to_csv(out / "spc.csv", index=False)
+    written = ["spc.csv"]
+    (out / "spc").mkdir(exist_ok=True)
+    first = spc[spc["replicate"] == spc["replicate"].min()]
+    for (strategy, unit, bundle), grp in first.groupby(["strategy", "unit", "bundle"],
+                                                        sort=False):
+        chart = p_chart(grp["compliant"], grp["audited"], periods=grp["week"].to_numpy(),
+                        baseline_points=min(6, len(grp)))
+        safe = "".join(c if c.isalnum() else "_" for c in f"{strategy}__{unit}__{bundle}")
+        plot_spc(chart, out / "spc" / f"{safe}.png",
+                 title=f"{unit} — {bundle.replace('_', ' ')} — {strategy}")
+        written.append(f"spc/{safe}.png")
+    return written
 
 
 def _print_table(summary) -> None:
@@ -89,11 +131,18 @@ def _cmd_bundles(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    from sim.run import preflight
     from sim.scenario import load_scenario
 
     sc = load_scenario(args.scenario)
-    print(f"{args.scenario}: valid — {len(sc.bundles)} bundles, {len(sc.strategies)} strategies, "
-          f"{sc.weeks} weeks")
+    world = preflight(sc)
+
+    def count(n: int, word: str) -> str:
+        return f"{n} {word}{'' if n == 1 else 's'}"
+
+    print(f"{args.scenario}: valid — {count(len(sc.bundles), 'bundle')}, "
+          f"{count(len(sc.strategies), 'strategy').replace('strategys', 'strategies')}, "
+          f"{sc.weeks} weeks, {world.pop.n_staff:,} staff in {world.pop.n_units} units")
     return 0
 
 
@@ -111,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--replicates", type=int, default=None,
                    help="replicates per strategy (default: the scenario's)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or table")
+    p.add_argument("--spc-units", default="", metavar="UNIT[,UNIT...]",
+                   help="write SPC p-charts of the audited monthly compliance of these units")
     p.set_defaults(func=_cmd_run)
     p = sub.add_parser("params", help="list every declared parameter (Markdown)")
     p.set_defaults(func=_cmd_params)
@@ -125,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``implsim`` console script."""
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return args.func(args)
     except InputError as exc:

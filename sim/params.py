@@ -39,8 +39,9 @@ class Param:
     def allowed(self) -> str:
         """Describe the allowed values in words, for error messages and docs."""
         if self.kind in ("float", "int"):
-            lo = "-inf" if self.low is None else f"{self.low:g}"
-            hi = "inf" if self.high is None else f"{self.high:g}"
+            fmt = (lambda v: f"{int(v)}") if self.kind == "int" else (lambda v: f"{v:g}")
+            lo = "-inf" if self.low is None else fmt(self.low)
+            hi = "inf" if self.high is None else fmt(self.high)
             word = "an integer" if self.kind == "int" else "a number"
             return f"{word} in [{lo}, {hi}]" + (f" ({self.unit})" if self.unit else "")
         if self.kind == "bool":
@@ -116,19 +117,22 @@ class ParamSet:
 
         Unknown keys are errors that list the known ones, so a typo never passes silently.
         """
-        table = dict(table or {})
-        if not isinstance(table, dict):
-            raise InputError(where, "must be a table")
+        if table is None:
+            table = {}
+        if not isinstance(table, Mapping):
+            raise InputError(where, f"must be a table of {self.name} values, got {table!r}")
+        # "file.toml:" (top level) reads "file.toml: key"; "file.toml: section" reads ".key".
+        sep = " " if where.endswith(":") else "."
         known = set(self.names())
         for key in table:
             if key not in known:
                 raise InputError(
-                    f"{where}.{key}",
+                    f"{where}{sep}{key}",
                     f"unknown key; known keys are: {', '.join(sorted(known))}",
                 )
         out = self.defaults()
         for key, value in table.items():
-            out[key] = self[key].validate(value, f"{where}.{key}")
+            out[key] = self[key].validate(value, f"{where}{sep}{key}")
         return out
 
 

@@ -166,11 +166,12 @@ def generate_catchment(structure: dict[str, Any], params: dict[str, Any], seed: 
         org_trust.append(trust)
         return len(org_name) - 1
 
-    def add_units(org: int, kind: str, prefix: str, count: int, mean_size: int) -> None:
+    def add_units(org: int, kind: str, prefix: str, count: int, mean_size: int,
+                  single: bool = False) -> None:
         cv = structure["size_variation"]
         for k in range(count):
             size = int(max(2, round(rng.normal(mean_size, cv * mean_size))))
-            unit_name.append(f"{prefix} {k + 1}")
+            unit_name.append(prefix if count == 1 and single else f"{prefix} {k + 1}")
             unit_org.append(org)
             unit_size.append(size)
             unit_kind_name.append(kind)
@@ -198,7 +199,8 @@ def generate_catchment(structure: dict[str, Any], params: dict[str, Any], seed: 
                           s["home_care_teams_per_municipality"], s["staff_per_home_care_team"])
             for g in range(s["gp_practices_per_municipality"]):
                 o = add_org(f"{mn} GP practice {g + 1}", "gp", t)
-                add_units(o, "gp", f"{mn} GP practice {g + 1}", 1, s["staff_per_gp_practice"])
+                add_units(o, "gp", f"{mn} GP practice {g + 1}", 1, s["staff_per_gp_practice"],
+                          single=True)
     if not unit_org:
         raise InputError("structure", "the structure has no units: set wards_per_trust, "
                          "municipalities_per_trust or the per-municipality counts above 0")

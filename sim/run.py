@@ -7,50 +7,94 @@ is kept between calls: the same scenario and seed give the same tables.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import pandas as pd
 
+from sim.errors import InputError
 from sim.model import ImplementationModel
+from sim.outcomes.measurement import audit_series
 from sim.outcomes.proctor import summarise
-from sim.rng import replicate_seeds
+from sim.rng import replicate_seeds, stream
 from sim.scenario import Scenario
-from sim.world import build_world
+from sim.world import World, build_world
+
+SPC_SAMPLE_SIZE = 20  # patients audited per unit and month (assumption, as In Safe Hands units)
+SPC_PERIOD_WEEKS = 4
 
 
 @dataclass
 class RunResult:
-    """Tidy results: the long time series and the per-bundle Proctor summary."""
+    """Tidy results.
+
+    The long time series, the per-bundle Proctor summary, and the audited (observed) compliance
+    of the units asked for (``spc``).
+    """
 
     timeseries: pd.DataFrame
     summary: pd.DataFrame
+    spc: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def preflight(scenario: Scenario, seed: int | None = None) -> World:
+    """Build the world and set up every strategy once.
+
+    Errors that need the population (a target naming a unit that does not exist) then surface
+    before any output is written.
+    """
+    world = build_world(scenario, scenario.seed if seed is None else seed)
+    for strategy in scenario.strategies:
+        ImplementationModel(scenario, strategy, scenario.seed if seed is None else seed, world)
+    return world
+
+
+def check_units(world: World, names: Sequence[str], where: str) -> list[int]:
+    """Indices of the named units, or a clear error naming an unknown one."""
+    index = {n: i for i, n in enumerate(world.pop.unit_name)}
+    bad = [n for n in names if n not in index]
+    if bad:
+        raise InputError(where, f"no unit named {bad[0]!r}; examples: "
+                         f"{', '.join(world.pop.unit_name[:3])}")
+    return [index[n] for n in names]
 
 
 def run(scenario: Scenario, seed: int, replicate: int = 0,
-        on_strategy_done: Callable[[], None] | None = None) -> RunResult:
+        on_strategy_done: Callable[[], None] | None = None,
+        spc_units: Sequence[str] = ()) -> RunResult:
     """Run every strategy of ``scenario`` once with run seed ``seed``."""
     world = build_world(scenario, seed)
-    series, summaries = [], []
+    spc_idx = check_units(world, spc_units, "--spc-units") if spc_units else []
+    series, summaries, spc = [], [], []
     for strategy in scenario.strategies:
         model = ImplementationModel(scenario, strategy, seed, world).run()
         ts = model.recorder.table(
             world.pop.unit_name, world.pop.unit_kind, scenario.bundle_names,
             world.eligible_per_unit, scenario.parameters["penetration_threshold"],
             scenario.output["unit_level"])
-        ts.insert(0, "seed", seed)
-        ts.insert(0, "replicate", replicate)
-        ts.insert(0, "strategy", strategy.name)
-        series.append(ts)
-        sm = summarise(model)
-        sm.insert(0, "seed", seed)
-        sm.insert(0, "replicate", replicate)
-        sm.insert(0, "strategy", strategy.name)
-        summaries.append(sm)
+        summaries.append(_label(summarise(model), strategy.name, replicate, seed))
+        series.append(_label(ts, strategy.name, replicate, seed))
+        for u in spc_idx:
+            for b, bundle in enumerate(scenario.bundle_names):
+                rng = stream(seed, f"measurement:spc:{world.pop.unit_name[u]}:{bundle}")
+                obs = audit_series(model.recorder.compliance[:, u, b], model.recorder.weeks,
+                                   SPC_SAMPLE_SIZE, SPC_PERIOD_WEEKS, rng)
+                if len(obs):
+                    obs.insert(0, "bundle", bundle)
+                    obs.insert(0, "unit", world.pop.unit_name[u])
+                    spc.append(_label(obs, strategy.name, replicate, seed))
         if on_strategy_done:
             on_strategy_done()
     return RunResult(_tidy(pd.concat(series, ignore_index=True), scenario),
-                     pd.concat(summaries, ignore_index=True))
+                     pd.concat(summaries, ignore_index=True),
+                     pd.concat(spc, ignore_index=True) if spc else pd.DataFrame())
+
+
+def _label(df: pd.DataFrame, strategy: str, replicate: int, seed: int) -> pd.DataFrame:
+    df.insert(0, "seed", seed)
+    df.insert(0, "replicate", replicate)
+    df.insert(0, "strategy", strategy)
+    return df
 
 
 def _tidy(ts: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
@@ -62,10 +106,13 @@ def _tidy(ts: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
 
 
 def run_replicates(scenario: Scenario, root_seed: int, replicates: int,
-                   on_strategy_done: Callable[[], None] | None = None) -> RunResult:
+                   on_strategy_done: Callable[[], None] | None = None,
+                   spc_units: Sequence[str] = ()) -> RunResult:
     """Run ``replicates`` replicates with seeds spawned from ``root_seed``."""
-    results = [run(scenario, s, k, on_strategy_done)
+    results = [run(scenario, s, k, on_strategy_done, spc_units)
                for k, s in enumerate(replicate_seeds(root_seed, replicates))]
     ts = pd.concat([r.timeseries for r in results], ignore_index=True)
+    spc = [r.spc for r in results if len(r.spc)]
     return RunResult(_tidy(ts, scenario),
-                     pd.concat([r.summary for r in results], ignore_index=True))
+                     pd.concat([r.summary for r in results], ignore_index=True),
+                     pd.concat(spc, ignore_index=True) if spc else pd.DataFrame())

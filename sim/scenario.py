@@ -117,10 +117,19 @@ class Scenario:
         """A copy with some parameters changed, validated like a file (for experiments)."""
         new = copy.deepcopy(self)
         for section, values in sections.items():
+            where = f"{self.path}: {section}"
             if section not in _SECTIONS:
-                raise InputError(section, f"unknown section; known: {', '.join(_SECTIONS)}")
+                raise InputError(where, f"unknown section; known: {', '.join(_SECTIONS)}")
+            if not isinstance(values, dict):
+                raise InputError(where, f"overrides must be a table, got {values!r}")
             merged = {**getattr(new, section), **values}
-            setattr(new, section, _SECTIONS[section].resolve(merged, f"{self.path}: {section}"))
+            setattr(new, section, _SECTIONS[section].resolve(merged, where))
+        for key in ("file", "nodes"):
+            if new.network[key]:
+                new.network[key] = str(_resolve_path(new.network[key], new.base_dir,
+                                                     f"{self.path}: network.{key}"))
+        if not new.network["file"]:
+            _check_structure(new.structure, f"{self.path}: structure")
         return new
 
     def resolved(self) -> dict[str, Any]:
@@ -210,8 +219,12 @@ def scenario_from_dict(data: dict[str, Any], path: str, base_dir: Path) -> Scena
             raise InputError(f"{where}.description", "must be a string")
         strategies.append(Strategy(name, [dict(iv) if isinstance(iv, dict) else iv
                                           for iv in ivs], dict(launch), subset, desc))
-    if len({s.name for s in strategies}) != len(strategies):
-        raise InputError(f"{path}: strategies", "strategy names must be unique")
+    seen_names: set[str] = set()
+    for s in strategies:
+        if s.name in seen_names:
+            raise InputError(f"{path}: strategies", f"strategy name {s.name!r} is used twice; "
+                             "names must be unique")
+        seen_names.add(s.name)
 
     scenario = Scenario(
         name=top["name"], description=top["description"], weeks=top["weeks"],
@@ -220,6 +233,8 @@ def scenario_from_dict(data: dict[str, Any], path: str, base_dir: Path) -> Scena
         patients=sections["patients"], output=sections["output"], bundles=bundles,
         strategies=strategies, path=path, base_dir=base_dir,
     )
+    if not scenario.network["file"]:
+        _check_structure(scenario.structure, f"{path}: structure")
     for s in strategies:  # validate every intervention now, not in the middle of a run
         scenario.build_interventions(s)
     if scenario.network["file"]:
@@ -229,6 +244,18 @@ def scenario_from_dict(data: dict[str, Any], path: str, base_dir: Path) -> Scena
         scenario.network["nodes"] = str(_resolve_path(scenario.network["nodes"], base_dir,
                                                       f"{path}: network.nodes"))
     return scenario
+
+
+def _check_structure(s: dict[str, Any], where: str) -> None:
+    """A generated catchment must have at least one unit."""
+    per_trust = (s["wards_per_trust"] + s["mental_health_units_per_trust"]
+                 + s["municipalities_per_trust"] * (
+                     s["nursing_homes_per_municipality"] * s["units_per_nursing_home"]
+                     + s["home_care_teams_per_municipality"]
+                     + s["gp_practices_per_municipality"]))
+    if per_trust == 0:
+        raise InputError(where, "has no units: set wards_per_trust, municipalities_per_trust "
+                         "or the per-municipality counts above 0")
 
 
 def _resolve_path(value: str, base_dir: Path, where: str) -> Path:

@@ -307,8 +307,8 @@ def test_params_output_is_the_committed_documentation(capsys):
 def test_bundles_lists_the_shipped_bundles(capsys):
     assert main(["bundles"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert sorted(line.split()[0] for line in lines) == sorted(SHIPPED)
-    assert sorted(shipped_bundles()) == sorted(SHIPPED)
+    assert sorted(line.split()[0] for line in lines) == sorted(shipped_bundles())
+    assert set(SHIPPED) <= set(shipped_bundles())
 
 
 def test_validate_small_scenario(tmp_path, capsys):

@@ -24,6 +24,9 @@ def make_intervention(spec: Any, where: str, bundle_names: list[str]) -> Interve
     if not isinstance(spec, dict):
         raise InputError(where, "must be a table such as { type = \"training\", start_week = 4 }")
     kind = spec.get("type")
+    if kind is None:
+        raise InputError(f"{where}.type", f"missing; every intervention names its type, one "
+                         f"of: {', '.join(sorted(REGISTRY))}")
     if kind not in REGISTRY:
         raise InputError(f"{where}.type", f"unknown intervention type {kind!r}; known types: "
                          f"{', '.join(sorted(REGISTRY))}")
