@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -10,16 +12,34 @@ import pytest
 
 from sim.bundles import Bundle, load_bundle_file, resolve_bundle, shipped_bundles
 from sim.bundles.bundle import DATA_DIR
+from sim.cli import main
 from sim.errors import InputError
-from sim.params import ORG_KINDS, ROLES
+from sim.params import ORG_KINDS, ROLES, SPECIALIST_KINDS
 
-EXPECTED = {
+ORIGINAL = {
     "antibiotic_stewardship",
     "medication_list_accuracy",
     "deteriorating_patient",
     "mental_health_patient_involvement",
 }
+# The In Safe Hands (I trygge hender 24-7) target areas (SPEC §1).
+IN_SAFE_HANDS = {
+    "safe_surgery",
+    "medication_reconciliation",
+    "medication_review_nursing_homes",
+    "medication_review_home_care",
+    "stroke_treatment",
+    "pressure_ulcers",
+    "urinary_tract_infection",
+    "central_line_infection",
+    "suicide_prevention_psychiatry",
+    "overdose_after_discharge",
+    "falls_in_institutions",
+    "patient_safety_management",
+}
+EXPECTED = ORIGINAL | IN_SAFE_HANDS
 SHIPPED_FILES = sorted(DATA_DIR.glob("*.toml"))
+MUNICIPAL_KINDS = tuple(k for k in ORG_KINDS if k not in SPECIALIST_KINDS)
 
 GOOD = """
 name = "my_bundle"
@@ -43,6 +63,18 @@ def _write(tmp_path: Path, text: str, name: str = "bad.toml") -> Path:
 
 
 # --- shipped bundles ------------------------------------------------------------------------------
+
+
+def test_shipped_files_are_the_sixteen_expected_bundles() -> None:
+    assert len(SHIPPED_FILES) == 16
+    assert {p.stem for p in SHIPPED_FILES} == EXPECTED
+    assert set(shipped_bundles()) == EXPECTED
+
+
+def test_in_safe_hands_target_areas_all_ship() -> None:
+    bundles = shipped_bundles()
+    missing = sorted(IN_SAFE_HANDS - set(bundles))
+    assert not missing, f"In Safe Hands target areas without a bundle: {missing}"
 
 
 def test_shipped_bundles_load_with_expected_names() -> None:
@@ -108,6 +140,94 @@ def test_shipped_bundle_has_harm_table(path: Path) -> None:
     assert harm is not None and harm.event.strip()
     assert harm.baseline_rate > 0 and harm.sources["baseline_rate_per_patient_week"].strip()
     assert 0 < harm.relative_risk <= 1 and harm.sources["relative_risk"].strip()
+
+
+@pytest.mark.parametrize("path", SHIPPED_FILES, ids=lambda p: p.stem)
+def test_cross_boundary_elements_have_both_sides(path: Path) -> None:
+    """A collective element is scored only where both sides of the boundary perform it."""
+    for e in load_bundle_file(path).elements:
+        if e.cross_boundary:
+            assert set(e.settings) & set(SPECIALIST_KINDS), (e.name, e.settings)
+            assert set(e.settings) & set(MUNICIPAL_KINDS), (e.name, e.settings)
+
+
+@pytest.mark.parametrize("path", SHIPPED_FILES, ids=lambda p: p.stem)
+def test_element_and_harm_settings_within_bundle_settings(path: Path) -> None:
+    b = load_bundle_file(path)
+    for e in b.elements:
+        assert e.settings and set(e.settings) <= set(b.settings), (e.name, e.settings)
+    assert b.harm is not None
+    assert b.harm.settings and set(b.harm.settings) <= set(b.settings)
+    # Every setting is used: some element is done there.
+    assert {k for e in b.elements for k in e.settings} == set(b.settings)
+
+
+@pytest.mark.parametrize("path", SHIPPED_FILES, ids=lambda p: p.stem)
+def test_every_element_has_a_performing_role_in_each_of_its_settings(path: Path) -> None:
+    """An element listed for a setting whose staff mix has none of its roles would never apply."""
+    from sim.population import ROLE_MIX
+
+    for e in load_bundle_file(path).elements:
+        for kind in e.settings:
+            assert any(ROLE_MIX[kind][r] > 0 for r in e.roles), (e.name, kind, e.roles)
+
+
+@pytest.mark.parametrize("path", SHIPPED_FILES, ids=lambda p: p.stem)
+def test_harm_not_counted_per_listed_gp_patient(path: Path) -> None:
+    """GP census is listed patients: a per-patient-week rate there would swamp other settings."""
+    harm = load_bundle_file(path).harm
+    assert harm is not None and "gp" not in harm.settings
+
+
+def test_central_line_infection_uses_pronovost_keystone_figures() -> None:
+    b = shipped_bundles()["central_line_infection"]
+    assert b.harm is not None
+    assert b.harm.relative_risk == pytest.approx(0.34)
+    assert "Pronovost" in b.harm.sources["relative_risk"]
+    assert "Pronovost" in b.harm.sources["baseline_rate_per_patient_week"]
+    assert "7.7" in b.harm.sources["baseline_rate_per_patient_week"]
+    assert b.settings == ("hospital",)
+
+
+def test_patient_safety_management_harm_is_gtt_all_cause() -> None:
+    b = shipped_bundles()["patient_safety_management"]
+    assert b.harm is not None and "Global Trigger Tool" in b.harm.event
+    assert "13.7%" in b.harm.sources["baseline_rate_per_patient_week"]
+    assert "manager" in b.roles
+
+
+def test_medication_list_accuracy_handover_is_one_element_on_both_sides() -> None:
+    b = shipped_bundles()["medication_list_accuracy"]
+    cross = [e for e in b.elements if e.cross_boundary]
+    handover = {e.name: e for e in cross}["discharge_list_handover"]
+    assert set(handover.settings) == {"hospital", "nursing_home", "home_care"}
+    # No one-sided cross-boundary elements (a "sent" and a separate "taken in").
+    for e in cross:
+        assert "hospital" in e.settings and set(e.settings) & set(MUNICIPAL_KINDS)
+
+
+def test_medication_reconciliation_is_hospital_focused() -> None:
+    b = shipped_bundles()["medication_reconciliation"]
+    local = [e for e in b.elements if not e.cross_boundary]
+    assert local and all(e.settings == ("hospital",) for e in local)
+    assert "pharmacist" in b.roles
+    assert b.harm is not None and b.harm.settings == ("hospital",)
+    assert b.name != "medication_list_accuracy"
+
+
+def test_bundles_command_lists_all_shipped(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bundles"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert sorted(line.split()[0] for line in lines) == sorted(EXPECTED)
+
+
+def test_implsim_bundles_console_script_lists_all_shipped() -> None:
+    exe = Path(sys.executable).with_name("implsim")
+    if not exe.exists():
+        pytest.skip("implsim console script not installed next to this interpreter")
+    out = subprocess.run([str(exe), "bundles"], capture_output=True, text=True, check=True,
+                         timeout=120).stdout
+    assert sorted(line.split()[0] for line in out.strip().splitlines()) == sorted(EXPECTED)
 
 
 def test_antibiotic_hospital_adherence_from_skodvin() -> None:
@@ -181,6 +301,61 @@ def test_duplicate_element_names(tmp_path: Path) -> None:
 def test_invalid_toml(tmp_path: Path) -> None:
     msg, _ = _error(tmp_path, GOOD + "\nthis is = = not toml\n")
     assert "TOML" in msg
+
+
+HARM = """
+[harm]
+event = "Something bad"
+baseline_rate_per_patient_week = { value = 0.01, source = "assumption" }
+relative_risk = { value = 0.8, source = "assumption" }
+"""
+
+
+def test_good_user_file_with_harm_and_element_settings(tmp_path: Path) -> None:
+    text = GOOD.replace('settings = ["hospital"]', 'settings = ["hospital", "nursing_home"]')
+    text = text.replace('roles = ["nurse"]', 'roles = ["nurse"]\nsettings = ["nursing_home"]')
+    b = load_bundle_file(_write(tmp_path, text + HARM.replace(
+        '[harm]\n', '[harm]\nsettings = ["hospital"]\n'), "mine.toml"))
+    assert b.elements[0].settings == ("nursing_home",)
+    assert b.harm is not None and b.harm.settings == ("hospital",)
+    assert b.harm.relative_risk == pytest.approx(0.8)
+
+
+def test_harm_settings_default_to_bundle_settings(tmp_path: Path) -> None:
+    b = load_bundle_file(_write(tmp_path, GOOD + HARM, "mine.toml"))
+    assert b.harm is not None and b.harm.settings == b.settings
+    assert b.elements[0].settings == b.settings
+
+
+def test_harm_missing_relative_risk(tmp_path: Path) -> None:
+    text = GOOD + HARM.replace('relative_risk = { value = 0.8, source = "assumption" }\n', "")
+    msg, _ = _error(tmp_path, text)
+    assert "harm" in msg and "relative_risk" in msg and "required" in msg
+
+
+@pytest.mark.parametrize("value", ["1.2", "{ value = 1.5, source = \"assumption\" }", "-0.1"])
+def test_harm_relative_risk_out_of_range(tmp_path: Path, value: str) -> None:
+    text = GOOD + HARM.replace('relative_risk = { value = 0.8, source = "assumption" }',
+                               f"relative_risk = {value}")
+    msg, _ = _error(tmp_path, text)
+    assert "harm" in msg and "relative_risk" in msg
+
+
+def test_harm_unknown_key(tmp_path: Path) -> None:
+    msg, _ = _error(tmp_path, GOOD + HARM + 'odds_ratio = 0.5\n')
+    assert "harm" in msg and "odds_ratio" in msg and "relative_risk" in msg
+
+
+def test_harm_settings_not_in_bundle_settings(tmp_path: Path) -> None:
+    text = GOOD + HARM.replace("[harm]\n", '[harm]\nsettings = ["nursing_home"]\n')
+    msg, _ = _error(tmp_path, text)
+    assert "harm" in msg and "settings" in msg and "nursing_home" in msg and "hospital" in msg
+
+
+def test_element_settings_not_in_bundle_settings(tmp_path: Path) -> None:
+    text = GOOD.replace('roles = ["nurse"]', 'roles = ["nurse"]\nsettings = ["gp"]')
+    msg, _ = _error(tmp_path, text)
+    assert "elements[0]" in msg and "settings" in msg and "'gp'" in msg and "hospital" in msg
 
 
 def test_missing_file(tmp_path: Path) -> None:
