@@ -8,7 +8,8 @@ is one week:
 2. interventions — training, facilitation, champions, feedback, collaboratives, leadership,
    reminders: they set this week's support, adoption boost and context, and may add ties;
 3. awareness — from the organisation and from using colleagues (launched bundles only);
-4. adoption — aware staff start trying (context × (spontaneous + social influence));
+4. adoption — aware staff start trying (context × (spontaneous + social influence)), slowed by
+   other bundles they are trying at the same time;
 5. routinisation and abandonment;
 6. knowledge — learning by doing, forgetting;
 7. fidelity — per element, gain while using, decay without reinforcement;
@@ -35,6 +36,7 @@ from sim.mechanisms import (
     awareness,
     capacity,
     collective,
+    context,
     fidelity,
     influence,
     sustainment,
@@ -47,7 +49,7 @@ from sim.outcomes.recorder import Recorder
 from sim.population import draw_staff_traits
 from sim.rng import stream
 from sim.scenario import Scenario, Strategy
-from sim.state import State
+from sim.state import TRYING, State
 from sim.world import World, build_world
 
 
@@ -239,8 +241,10 @@ class ImplementationModel(mesa.Model):
         expo = influence.exposure(self.weighted, self.weighted_total, using)
         infl = influence.influence_hazard(expo, par["q_imitation"], par["contagion"],
                                           self.threshold)
-        hazard = adoption.adoption_hazard(ctx + self.unit_boost[unit], par["p_innovation"],
-                                          par["beta_knowledge"], st.knowledge, infl)
+        load = par["beta_concurrent"] * context.concurrent_load(st.stage, TRYING)
+        hazard = adoption.adoption_hazard(ctx + self.unit_boost[unit] - load,
+                                          par["p_innovation"], par["beta_knowledge"],
+                                          st.knowledge, infl)
         adoption.start_trying(st.stage, hazard, self.draw("adoption", (n, n_b)))
 
         # 5. routinisation and abandonment

@@ -214,6 +214,9 @@ MODEL = ParamSet(
           unit="log-hazard", low=0.0, high=5.0),
         P("beta_bundle", 1.0, "Log-hazard effect of a bundle's evidence strength minus its "
           "complexity.", unit="log-hazard", low=0.0, high=5.0),
+        P("beta_concurrent", 0.3, "Log-hazard penalty on trying a bundle per other bundle the "
+          "person is trying at the same time (competing demands).", unit="log-hazard",
+          low=0.0, high=5.0),
         P("p_routinise", 0.04, "Weekly chance that a staff member trying a bundle makes it "
           "routine, at full fidelity.", unit="1/week", low=0.0, high=1.0),
         P("p_abandon", 0.01, "Weekly hazard that a user without support abandons the bundle "

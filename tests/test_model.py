@@ -23,7 +23,8 @@ SMALL_STRUCTURE = {
 # Everything that could move the hazard away from p switched off.
 NEUTRAL = {
     "beta_openness": 0.0, "beta_knowledge": 0.0, "beta_leadership": 0.0, "beta_climate": 0.0,
-    "beta_workload": 0.0, "beta_bundle": 0.0, "beta_capacity": 0.0, "turnover_annual": 0.0,
+    "beta_workload": 0.0, "beta_bundle": 0.0, "beta_capacity": 0.0,
+    "beta_concurrent": 0.0, "turnover_annual": 0.0,
     "p_abandon": 0.0,
     "p_awareness": 1.0,
 }

@@ -18,6 +18,17 @@ from sim.bundles import Bundle
 from sim.population import Population
 
 
+def concurrent_load(stage: np.ndarray, trying: int) -> np.ndarray:
+    """(N, B) how many *other* bundles each person is trying (not yet routine) right now.
+
+    New practices compete for attention: the adoption log-hazard falls by ``β_concurrent`` per
+    other bundle being tried at the same time (assumption), so launching many bundles at once
+    can be slower than sequencing them.
+    """
+    t = (stage == trying).astype(np.float32)
+    return t.sum(axis=1, keepdims=True) - t
+
+
 def log_context(pop: Population, params: dict[str, Any], bundles: list[Bundle]) -> np.ndarray:
     """(N, B) static log-multiplier of adoption hazards for each staff member and bundle."""
     unit_x = (
