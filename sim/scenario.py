@@ -181,44 +181,8 @@ def scenario_from_dict(data: dict[str, Any], path: str, base_dir: Path) -> Scena
     if not isinstance(raw_strategies, list) or not raw_strategies:
         raise InputError(f"{path}: strategies", "must be a non-empty array of [[strategies]] "
                          "tables, each with a name and interventions")
-    strategies = []
-    for i, raw in enumerate(raw_strategies):
-        where = f"{path}: strategies[{i}]"
-        if not isinstance(raw, dict):
-            raise InputError(where, "must be a table with 'name' and 'interventions'")
-        known = ("bundles", "description", "interventions", "launch", "name")
-        extra = set(raw) - set(known)
-        if extra:
-            raise InputError(f"{where}.{sorted(extra)[0]}",
-                             f"unknown key; known keys are: {', '.join(known)}")
-        name = raw.get("name")
-        if not isinstance(name, str) or not name:
-            raise InputError(f"{where}.name", "must be a non-empty string")
-        ivs = raw.get("interventions", [])
-        if not isinstance(ivs, list):
-            raise InputError(f"{where}.interventions", "must be an array of tables")
-        launch = raw.get("launch", {})
-        if not isinstance(launch, dict):
-            raise InputError(f"{where}.launch", "must be a table { bundle_name = week, ... }")
-        for b, week in launch.items():
-            if b not in names:
-                raise InputError(f"{where}.launch.{b}", f"not a bundle of this scenario; "
-                                 f"scenario bundles: {', '.join(names)}")
-            if isinstance(week, bool) or not isinstance(week, int) or week < 1:
-                raise InputError(f"{where}.launch.{b}", f"must be a week number ≥ 1, got {week!r}")
-        subset = raw.get("bundles")
-        if subset is not None:
-            if not isinstance(subset, list) or not all(isinstance(b, str) for b in subset):
-                raise InputError(f"{where}.bundles", "must be a list of bundle names")
-            bad = [b for b in subset if b not in names]
-            if bad:
-                raise InputError(f"{where}.bundles", f"{bad[0]!r} is not a bundle of this "
-                                 f"scenario; scenario bundles: {', '.join(names)}")
-        desc = raw.get("description", "")
-        if not isinstance(desc, str):
-            raise InputError(f"{where}.description", "must be a string")
-        strategies.append(Strategy(name, [dict(iv) if isinstance(iv, dict) else iv
-                                          for iv in ivs], dict(launch), subset, desc))
+    strategies = [parse_strategy(raw, f"{path}: strategies[{i}]", names)
+                  for i, raw in enumerate(raw_strategies)]
     seen_names: set[str] = set()
     for s in strategies:
         if s.name in seen_names:
@@ -245,6 +209,48 @@ def scenario_from_dict(data: dict[str, Any], path: str, base_dir: Path) -> Scena
                                                       f"{path}: network.nodes"))
     return scenario
 
+
+
+def parse_strategy(raw: Any, where: str, names: list[str]) -> Strategy:
+    """Validate one strategy table (``name``, ``interventions``, ``launch``, ``bundles``).
+
+    Interventions are checked when the scenario builds them (they need the bundle names).
+    """
+    if not isinstance(raw, dict):
+        raise InputError(where, "must be a table with 'name' and 'interventions'")
+    known = ("bundles", "description", "interventions", "launch", "name")
+    extra = set(raw) - set(known)
+    if extra:
+        raise InputError(f"{where}.{sorted(extra)[0]}",
+                         f"unknown key; known keys are: {', '.join(known)}")
+    name = raw.get("name")
+    if not isinstance(name, str) or not name:
+        raise InputError(f"{where}.name", "must be a non-empty string")
+    ivs = raw.get("interventions", [])
+    if not isinstance(ivs, list):
+        raise InputError(f"{where}.interventions", "must be an array of tables")
+    launch = raw.get("launch", {})
+    if not isinstance(launch, dict):
+        raise InputError(f"{where}.launch", "must be a table { bundle_name = week, ... }")
+    for b, week in launch.items():
+        if b not in names:
+            raise InputError(f"{where}.launch.{b}", f"not a bundle of this scenario; "
+                             f"scenario bundles: {', '.join(names)}")
+        if isinstance(week, bool) or not isinstance(week, int) or week < 1:
+            raise InputError(f"{where}.launch.{b}", f"must be a week number ≥ 1, got {week!r}")
+    subset = raw.get("bundles")
+    if subset is not None:
+        if not isinstance(subset, list) or not all(isinstance(b, str) for b in subset):
+            raise InputError(f"{where}.bundles", "must be a list of bundle names")
+        bad = [b for b in subset if b not in names]
+        if bad:
+            raise InputError(f"{where}.bundles", f"{bad[0]!r} is not a bundle of this "
+                             f"scenario; scenario bundles: {', '.join(names)}")
+    desc = raw.get("description", "")
+    if not isinstance(desc, str):
+        raise InputError(f"{where}.description", "must be a string")
+    return Strategy(name, [dict(iv) if isinstance(iv, dict) else iv for iv in ivs],
+                    dict(launch), subset, desc)
 
 def _check_structure(s: dict[str, Any], where: str) -> None:
     """A generated catchment must have at least one unit."""
