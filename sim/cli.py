@@ -113,6 +113,40 @@ def _print_table(summary) -> None:
         print(table.round(3).to_string())
 
 
+def _cmd_experiment(args: argparse.Namespace) -> int:
+    from sim.experiment import load_experiment, run_experiment
+
+    if args.workers is not None and args.workers < 1:
+        raise InputError("--workers", f"must be at least 1, got {args.workers}")
+    experiment = load_experiment(args.file)
+    runs = len(experiment.runs())
+    if not args.quiet:
+        print(f"{experiment.name}: {len(experiment.arms)} arms × {len(experiment.points)} "
+              f"design points × {experiment.replicates} replicates = {runs} runs → {args.out}",
+              flush=True)
+    try:
+        report = run_experiment(experiment, args.out, scheduler=args.scheduler,
+                                workers=args.workers, serial=args.serial, quiet=args.quiet)
+    except KeyboardInterrupt:
+        print(f"implsim: interrupted; finished chunks are kept in {args.out}. Run the same "
+              "command again to resume.", file=sys.stderr)
+        return 130
+    except OSError as exc:  # scheduler unreachable and the like
+        raise InputError("--scheduler" if args.scheduler else args.out, str(exc)) from None
+    if not args.quiet:
+        print(f"done: {report.ran} runs now, {report.skipped} already stored, "
+              f"{report.total} in all. Next: implsim report {args.out}")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from sim.experiment import write_report
+
+    out = write_report(args.dir)
+    print(f"wrote {out}/: arms.csv, pairs.csv, uptake.png, effect_vs_cost.png")
+    return 0
+
+
 def _cmd_params(args: argparse.Namespace) -> int:
     from sim.docs import parameters_markdown
 
@@ -163,6 +197,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--spc-units", default="", metavar="UNIT[,UNIT...]",
                    help="write SPC p-charts of the audited monthly compliance of these units")
     p.set_defaults(func=_cmd_run)
+    p = sub.add_parser("experiment", help="run or resume an experiment into a results store")
+    p.add_argument("file", help="experiment TOML file")
+    p.add_argument("--out", required=True, help="results store directory (resumed if present)")
+    p.add_argument("--scheduler", default=None, metavar="ADDR",
+                   help="address of a running Dask scheduler (default: a local cluster)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="worker processes of the local cluster (default: one per core)")
+    p.add_argument("--serial", action="store_true", help="run in this process without Dask")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_experiment)
+    p = sub.add_parser("report", help="tables and plots from a results store")
+    p.add_argument("dir", help="results store directory")
+    p.set_defaults(func=_cmd_report)
     p = sub.add_parser("params", help="list every declared parameter (Markdown)")
     p.set_defaults(func=_cmd_params)
     p = sub.add_parser("bundles", help="list the shipped bundles")

@@ -1,0 +1,136 @@
+"""Running an experiment: chunks of runs as Dask tasks, each writing its own results.
+
+By default a local Dask cluster sized to the machine is started (no set-up); ``scheduler`` names a
+running cluster (``tcp://host:8786``) whose workers can reach the store's directory, e.g. one
+started on SLURM/PBS with dask-jobqueue (``experiments/cluster/``). ``serial`` runs in this
+process without Dask. Every task runs a chunk of runs and writes the chunk to the store itself, so
+the driver holds no results and a killed batch keeps every finished chunk; re-running the same
+command skips them. Results depend only on each run's seed, never on how many workers ran them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from sim.experiment.design import Experiment, Run
+from sim.experiment.store import ResultStore
+from sim.progress import Progress
+from sim.run import run as run_scenario
+
+_LEVELS = {"none": (), "system": ("system",), "kind": ("system", "kind"),
+           "unit": ("system", "kind", "unit")}
+
+
+def auto_chunk_size(n_runs: int) -> int:
+    """Runs per task: about a hundred tasks, 1 to 50 runs each (independent of worker count)."""
+    return max(1, min(50, math.ceil(n_runs / 100)))
+
+
+def run_one(experiment: Experiment, r: Run) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Summary and time-series rows of one run, labelled with the run's identity."""
+    scenario = experiment.scenario_for(r)
+    levels = _LEVELS[experiment.settings["timeseries"]]
+    if "unit" not in levels:  # a copy: the experiment's scenarios are never changed
+        scenario = dataclasses.replace(scenario, output={**scenario.output, "unit_level": False})
+    result = run_scenario(scenario, r.seed, r.replicate)
+    labels = {"run_id": r.run_id, "arm": experiment.arm_names[r.arm], "point": r.point,
+              "replicate": r.replicate, "seed": r.seed}
+    point = experiment.points[r.point]
+    out = []
+    for df in (result.summary, result.timeseries):
+        df = df.drop(columns=["strategy", "replicate", "seed"])
+        if "level" in df:
+            df = df[df["level"].astype(str).isin(levels)]
+            df = df.astype({"level": str, "bundle": str})
+        for col, value in reversed(list(labels.items())):
+            df.insert(0, col, value)
+        for factor, value in point.items():
+            df[factor] = value
+        out.append(df.reset_index(drop=True))
+    return out[0], out[1]
+
+
+def run_chunk(store_root: str, chunk: int, runs: list[Run], experiment: Experiment) -> int:
+    """Task body: run a chunk and write it to the store (on the worker). Returns runs done."""
+    store = ResultStore(store_root)
+    summaries, series = [], []
+    for r in runs:
+        s, t = run_one(experiment, r)
+        summaries.append(s)
+        series.append(t)
+    store.write_chunk(chunk, [r.run_id for r in runs],
+                      {"summary": pd.concat(summaries, ignore_index=True),
+                       "timeseries": pd.concat(series, ignore_index=True)})
+    return len(runs)
+
+
+@dataclass
+class BatchReport:
+    """What a call did: runs in total, already done before, and run now."""
+
+    total: int
+    skipped: int
+    ran: int
+
+
+def run_experiment(experiment: Experiment, out: str | Path, *, scheduler: str | None = None,
+                   workers: int | None = None, serial: bool = False, quiet: bool = False,
+                   on_chunk: Callable[[int], None] | None = None) -> BatchReport:
+    """Run (or resume) an experiment into the store at ``out``."""
+    runs = experiment.runs()
+    store = ResultStore(Path(out).resolve())
+    chunk_size = experiment.settings["chunk_size"] or auto_chunk_size(len(runs))
+    chunk_size = store.create_or_check(experiment, runs, chunk_size)
+    chunks: dict[int, list[Run]] = {}
+    for r in runs:
+        chunks.setdefault(r.run_id // chunk_size, []).append(r)
+    done = store.done_chunks()
+    todo = [c for c in sorted(chunks) if c not in done]
+    skipped = sum(len(chunks[c]) for c in done if c in chunks)
+    bar = Progress(len(runs), "runs", quiet=quiet)
+    bar.done = skipped
+    if not quiet and skipped:
+        print(f"resuming: {skipped} of {len(runs)} runs already in {store.root}", flush=True)
+    if not todo:
+        return BatchReport(len(runs), skipped, 0)
+    if serial:
+        for c in todo:
+            bar.advance(run_chunk(str(store.root), c, chunks[c], experiment))
+            if on_chunk:
+                on_chunk(c)
+        return BatchReport(len(runs), skipped, len(runs) - skipped)
+
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    if scheduler:
+        client = Client(scheduler, timeout="20s")
+    else:
+        n = workers or os.cpu_count() or 1
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=40)
+        client = Client(cluster)
+    try:
+        exp_future = client.scatter(experiment, broadcast=True)
+        futures = {
+            client.submit(run_chunk, str(store.root), c, chunks[c], exp_future,
+                          key=f"implsim-{experiment.fingerprint()}-chunk-{c}", pure=False,
+                          retries=3): c
+            for c in todo
+        }
+        for fut in as_completed(futures):
+            bar.advance(fut.result())
+            if on_chunk:
+                on_chunk(futures[fut])
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    return BatchReport(len(runs), skipped, len(runs) - skipped)
