@@ -26,7 +26,9 @@ the same people, ties and chance events: paired comparisons. File format::
 
     [design]                      # optional: a parameter design crossed with the arms
     type = "grid"                 # "grid" (all combinations), "list" (points), "file" (CSV)
-    factors = { "parameters.turnover_annual" = [0.1, 0.3], "network.cross_boundary_degree" = [0.1, 0.5] }
+    [design.factors]
+    "parameters.turnover_annual" = [0.1, 0.3]
+    "network.cross_boundary_degree" = [0.1, 0.5]
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ import pandas as pd
 from sim.errors import InputError
 from sim.params import P, ParamSet
 from sim.rng import name_key, replicate_seeds
-from sim.scenario import Scenario, Strategy, load_scenario, parse_strategy
+from sim.scenario import Scenario, load_scenario, parse_strategy
 
 TIMESERIES_LEVELS = ("none", "system", "kind", "unit")
 SECTIONS = ("parameters", "structure", "network", "patients")

@@ -1,5 +1,6 @@
-"""Reports computed from a results store (never from memory): arm tables, paired differences,
-uptake curves with intervals, and effect against cost.
+"""Reports computed from a results store, never from memory.
+
+Arm tables, paired differences, uptake curves with intervals, and effect against cost.
 
 With common random numbers, replicate *k* of two arms shares its seed, so the difference between
 arms is taken replicate by replicate and its interval is a paired t-interval; without them the
@@ -14,14 +15,14 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from scipy import stats  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from scipy import stats
 
-from sim.errors import InputError  # noqa: E402
-from sim.experiment.store import ResultStore  # noqa: E402
-from sim.outcomes.compare import OUTCOMES, mean_ci  # noqa: E402
+from sim.errors import InputError
+from sim.experiment.store import ResultStore
+from sim.outcomes.compare import OUTCOMES, mean_ci
 
 PAIR_OUTCOMES = ("compliance", "adoption", "fidelity", "penetration", "sustainability_12m",
                  "cost", "harm_averted")
@@ -159,9 +160,11 @@ def write_report(root: str | Path) -> Path:
         plot_uptake_arms(ts, arms, out / "uptake.png", exp.get("name", ""))
     plot_effect_vs_cost(arms_df, arms, out / "effect_vs_cost.png", exp.get("name", ""))
     done = summary["run_id"].nunique()
+    method = ("paired: common random numbers" if exp.get("common_random_numbers", True)
+              else "Welch: independent runs")
     (out / "README.txt").write_text(
         f"Report of {exp.get('name')} from {done} of {manifest['n_runs']} runs.\n"
         "arms.csv: per arm x design point x bundle, mean and 95% interval of each outcome.\n"
-        "pairs.csv: per pair of arms, difference (second - first) with 95% interval "
-        f"({'paired: common random numbers' if exp.get('common_random_numbers', True) else 'Welch: independent runs'}).\n")
+        f"pairs.csv: per pair of arms, difference (second - first) with 95% interval "
+        f"({method}).\n")
     return out
