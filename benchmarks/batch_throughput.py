@@ -1,0 +1,65 @@
+"""Batch throughput: default-catchment runs per second with 1 and 2 Dask workers.
+
+    python benchmarks/batch_throughput.py [--runs 16] [--repeats 3]
+
+Runs the same batch (one strategy of the built-in default scenario, three years, system-level
+time series kept) serially in this process, then on a local Dask cluster with 1 and 2 worker
+processes, each into a fresh results store. Prints the median wall time over repeats, runs per
+second, and the scaling efficiency of 2 workers (speed-up ÷ 2). Wall times include starting the
+cluster, which is what a user waits for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from sim.experiment import load_experiment, run_experiment
+
+EXPERIMENT = """
+name = "throughput"
+scenario = "default"
+replicates = {runs}
+seed = 7
+timeseries = "system"
+chunk_size = 2
+[[arms]]
+name = "training + facilitation"
+strategy = "training + facilitation"
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=16)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "throughput.toml"
+        path.write_text(EXPERIMENT.format(runs=args.runs))
+        exp = load_experiment(path)
+        results = {}
+        for label, kwargs in (("serial (in process)", {"serial": True}),
+                              ("dask, 1 worker", {"workers": 1}),
+                              ("dask, 2 workers", {"workers": 2})):
+            times = []
+            for k in range(args.repeats):
+                out = Path(tmp) / f"{label.replace(' ', '_')}-{k}"
+                t0 = time.perf_counter()
+                run_experiment(exp, out, quiet=True, **kwargs)
+                times.append(time.perf_counter() - t0)
+            results[label] = statistics.median(times)
+    print(f"{args.runs} default-catchment runs (156 weeks, ~4,700 staff), median of "
+          f"{args.repeats}:")
+    print(f"{'mode':22s} {'wall s':>8s} {'runs/s':>8s}")
+    for label, t in results.items():
+        print(f"{label:22s} {t:8.2f} {args.runs / t:8.2f}")
+    one, two = results["dask, 1 worker"], results["dask, 2 workers"]
+    print(f"scaling efficiency of 2 workers: {one / two / 2:.0%} (speed-up {one / two:.2f}×)")
+
+
+if __name__ == "__main__":
+    main()
