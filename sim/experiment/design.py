@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import InputError
+from sim.interventions import make_intervention
 from sim.params import P, ParamSet
 from sim.rng import name_key, replicate_seeds
 from sim.scenario import Scenario, load_scenario, parse_strategy
@@ -67,6 +68,8 @@ TOP = ParamSet("experiment", "Top-level keys of an experiment file.", (
     P("baseline", "", "Arm that paired differences are taken against (default: the first)."),
     P("chunk_size", 0, "Runs per task (0 = chosen from the number of runs).", low=0,
       high=100_000),
+    P("weeks", 0, "Weeks to simulate (0 = the base scenario's).", unit="weeks", low=0,
+      high=5200),
 ))
 _TOP_KEYS = set(TOP.names()) | {"overrides", "arms", "design"}
 
@@ -140,18 +143,44 @@ class Experiment:
 
 
 def apply_point(scenario: Scenario, point: dict[str, Any], where: str) -> Scenario:
-    """Apply ``{"section.param": value}`` overrides to a scenario (validated)."""
+    """Apply ``{"section.param": value}`` overrides to a scenario (validated).
+
+    Keys are ``parameters.x``, ``structure.x``, ``network.x``, ``patients.x``, or
+    ``interventions.NAME.x`` for a parameter of the intervention named NAME (its ``name``, or its
+    type when unnamed) in the scenario's strategies, e.g. ``interventions.training.coverage``.
+    """
     if not point:
         return scenario
     by_section: dict[str, dict[str, Any]] = {}
+    by_intervention: dict[str, dict[str, Any]] = {}
     for key, value in point.items():
         section, _, name = key.partition(".")
-        by_section.setdefault(section, {})[name] = value
+        if section == "interventions":
+            iv_name, _, param = name.rpartition(".")
+            by_intervention.setdefault(iv_name, {})[param] = value
+        else:
+            by_section.setdefault(section, {})[name] = value
     try:
-        return scenario.with_overrides(**by_section)
+        new = scenario.with_overrides(**by_section)
     except InputError as exc:
         field = exc.where.rsplit(": ", 1)[-1]
         raise InputError(f"{where}: {field}", exc.message) from None
+    if by_intervention:
+        if not by_section:
+            new = copy.deepcopy(new)
+        for iv_name, values in by_intervention.items():
+            hits = [spec for s in new.strategies for spec in s.interventions
+                    if spec.get("name", spec.get("type")) == iv_name]
+            if not hits:
+                names = sorted({spec.get("name", spec.get("type")) for s in new.strategies
+                                for spec in s.interventions})
+                raise InputError(f"{where}: interventions.{iv_name}",
+                                 f"no intervention named {iv_name!r} in the arm; it has: "
+                                 f"{', '.join(names) or 'none'}")
+            for spec in hits:
+                spec.update(values)
+                make_intervention(spec, f"{where}: interventions.{iv_name}", new.bundle_names)
+    return new
 
 
 def _overrides(raw: Any, where: str) -> dict[str, dict[str, Any]]:
@@ -169,9 +198,13 @@ def _overrides(raw: Any, where: str) -> dict[str, dict[str, Any]]:
 
 
 def _factor_key(key: Any, where: str) -> str:
-    if not isinstance(key, str) or key.partition(".")[0] not in SECTIONS or "." not in key:
+    ok = isinstance(key, str) and "." in key and (
+        key.partition(".")[0] in SECTIONS
+        or (key.startswith("interventions.") and key.count(".") >= 2))
+    if not ok:
         raise InputError(where, f"factor {key!r} must be 'section.parameter' with section one of "
-                         f"{', '.join(SECTIONS)} (e.g. 'parameters.turnover_annual')")
+                         f"{', '.join(SECTIONS)} (e.g. 'parameters.turnover_annual'), or "
+                         "'interventions.NAME.parameter'")
     return key
 
 
@@ -245,6 +278,9 @@ def experiment_from_dict(data: dict[str, Any], path: str, base_dir: Path) -> Exp
         base = load_scenario(scen_path)
     common = _overrides(data.get("overrides"), f"{path}: overrides")
     base = base.with_overrides(**common) if common else base
+    if settings["weeks"]:
+        base = copy.deepcopy(base)
+        base.weeks = settings["weeks"]
 
     raw_arms = data.get("arms")
     if raw_arms is None:  # every strategy of the base scenario is an arm
