@@ -10,7 +10,7 @@ is one week:
 3. awareness — from the organisation and from using colleagues (launched bundles only);
 4. adoption — aware staff start trying (context × (spontaneous + social influence)), slowed by
    other bundles they are trying at the same time;
-5. routinisation and abandonment;
+5. abandonment, then routinisation;
 6. knowledge — learning by doing, forgetting;
 7. fidelity — per element, gain while using, decay without reinforcement;
 8. compliance — per unit, collective elements need both sides; learning transfer (capacity);
@@ -221,7 +221,7 @@ class ImplementationModel(mesa.Model):
             shift = par["beta_openness"] * (op - self.pop.staff_openness[leavers])
             self.log_ctx[leavers] = w.log_ctx[leavers] + shift[:, None]
 
-        # 2. interventions (only on launched bundles: see Intervention.active_bundles)
+        # 2. interventions (only on launched bundles: see Intervention.bundles_now)
         for iv in self.interventions:
             iv.apply(self, st.week)
         unit = self.pop.staff_unit
@@ -247,7 +247,7 @@ class ImplementationModel(mesa.Model):
                                           st.knowledge, infl)
         adoption.start_trying(st.stage, hazard, self.draw("adoption", (n, n_b)))
 
-        # 5. routinisation and abandonment
+        # 5. abandonment, then routinisation
         staff_fid = self._staff_fidelity()
         u_routine = self.draw("routinise", (n, n_b))
         u_abandon = self.draw("abandon", (n, n_b))

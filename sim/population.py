@@ -115,7 +115,7 @@ def _beta(rng: np.random.Generator, mean: float, concentration: float, size: int
 
 
 def _draw_roles(rng: np.random.Generator, kind: str, n: int) -> np.ndarray:
-    """Roles for a unit of ``n`` staff: shares from ROLE_MIX, rounded, at least one manager."""
+    """Roles for a unit of ``n`` staff: shares from ROLE_MIX rounded down, the rest drawn."""
     mix = ROLE_MIX[kind]
     probs = np.array([mix[r] for r in ROLES], dtype=float)
     counts = np.floor(probs * n).astype(int)

@@ -20,9 +20,6 @@ from sim.rng import replicate_seeds, stream
 from sim.scenario import Scenario
 from sim.world import World, build_world
 
-SPC_SAMPLE_SIZE = 20  # patients audited per unit and month (assumption, as In Safe Hands units)
-SPC_PERIOD_WEEKS = 4
-
 
 @dataclass
 class RunResult:
@@ -78,7 +75,8 @@ def run(scenario: Scenario, seed: int, replicate: int = 0,
             for b, bundle in enumerate(scenario.bundle_names):
                 rng = stream(seed, f"measurement:spc:{world.pop.unit_name[u]}:{bundle}")
                 obs = audit_series(model.recorder.compliance[:, u, b], model.recorder.weeks,
-                                   SPC_SAMPLE_SIZE, SPC_PERIOD_WEEKS, rng)
+                                   scenario.output["spc_sample_size"],
+                                   scenario.output["spc_period_weeks"], rng)
                 if len(obs):
                     obs.insert(0, "bundle", bundle)
                     obs.insert(0, "unit", world.pop.unit_name[u])

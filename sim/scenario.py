@@ -42,6 +42,11 @@ OUTPUT = ParamSet(
         P("unit_level", True, "Record every unit, not only organisation kinds and the system."),
         P("every_weeks", 1, "Record every n-th week (the last week is always recorded).",
           unit="weeks", low=1, high=520),
+        P("spc_sample_size", 20, "Patients audited per unit, bundle and period for SPC charts "
+          "(--spc-units).", unit="patients", low=1, high=10000,
+          source="assumption: In Safe Hands units audited ~20 records a month"),
+        P("spc_period_weeks", 4, "Weeks per audit period of the SPC charts.", unit="weeks",
+          low=1, high=52),
     ),
 )
 
@@ -104,6 +109,13 @@ class Scenario:
         for i, spec in enumerate(strategy.interventions):
             where = f"{self.path}: strategies[{strategy.name!r}].interventions[{i}]"
             iv = make_intervention(spec, where, self.bundle_names)
+            for b in iv.bundle_names:
+                launch = strategy.launch_week(b)
+                if launch is not None and iv.end_week < launch:
+                    raise InputError(f"{where}.end_week", f"the intervention ends (week "
+                                     f"{iv.end_week}) before {b!r} is launched (week {launch}) "
+                                     "and would do nothing for it; move it or narrow its "
+                                     "bundles")
             if iv.name in seen:
                 # The name keys the intervention's random streams and its cost line.
                 raise InputError(f"{where}.name", f"another intervention of this strategy "

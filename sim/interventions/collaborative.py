@@ -2,8 +2,9 @@
 
 Targeted units send ``attendees_per_unit`` staff to ``sessions`` learning sessions,
 ``session_interval_weeks`` apart from ``start_week``. At a session attendees become aware and
-gain knowledge, and each makes ``ties_per_attendee`` new ties to attendees from *other
-organisations*: collaboratives build the cross-organisation network (layer ``collaborative``).
+gain knowledge, and each draws ``ties_per_attendee`` partners among the session's attendees,
+keeping those from *other organisations* as new ties (so up to that many): collaboratives
+build the cross-organisation network (layer ``collaborative``).
 Between sessions, during the action periods up to ``end_week``, coaching gives the units support
 and a push to try. In Safe Hands ran its target areas as such collaboratives (SPEC §1).
 Cost: each attendee's day per session plus the faculty's cost per session.

@@ -1,7 +1,9 @@
 """Adoption: aware staff start trying a bundle.
 
 Weekly hazard ``h = min(1, exp(x) · (p · exp(β_K · knowledge) + influence))``, where ``exp(x)`` is
-the context multiplier (:mod:`sim.mechanisms.context`, plus support while it runs), ``p`` the
+the context multiplier (:mod:`sim.mechanisms.context`; the model adds the unit's dynamic context
+(capacity, leadership engagement) and the week's push to try from interventions, and subtracts
+``β_concurrent`` per other bundle the person is trying), ``p`` the
 spontaneous (Bass external) hazard and ``influence`` the social-influence hazard
 (:mod:`sim.mechanisms.influence`). With a neutral context, no knowledge and no ties this is
 ``h = p``, so the adopted share follows ``1 − (1 − p)^t``.

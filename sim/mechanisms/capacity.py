@@ -23,7 +23,7 @@ def record_successes(done: np.ndarray, unit_fidelity: np.ndarray, threshold: flo
 
 def update_capacity(capacity: np.ndarray, new_successes: np.ndarray, gain: float,
                     weekly_turnover: float) -> None:
-    """Add ``gain`` per new success and erode by the share of staff who left."""
+    """Add ``gain`` per new success; erode at the expected weekly turnover rate."""
     capacity *= 1.0 - weekly_turnover
     capacity += gain * new_successes
 

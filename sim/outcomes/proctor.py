@@ -27,9 +27,14 @@ SIX_MONTHS, TWELVE_MONTHS = 26, 52
 
 
 def support_end(model: ImplementationModel, bundle: int | None = None) -> int | None:
-    """Last week an intervention supporting ``bundle`` (any bundle if None) runs."""
+    """Last week an intervention supporting ``bundle`` (any launched bundle if None) runs.
+
+    A bundle the strategy never launches has no support, whatever interventions name it.
+    """
+    launched = [b for b, w in enumerate(model.launch_week) if w is not None]
     ends = [iv.end_week for iv in model.interventions
-            if bundle is None or bundle in iv.bundle_idx]
+            if any(b in iv.bundle_idx for b in (launched if bundle is None else [bundle]))
+            and (bundle is None or model.launch_week[bundle] is not None)]
     return max(ends, default=None)
 
 
