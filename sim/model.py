@@ -80,7 +80,8 @@ class ImplementationModel(mesa.Model):
         self.openness = self.pop.staff_openness.copy()
         self.threshold = self.pop.staff_threshold.copy()
         self.log_ctx = w.log_ctx.copy()
-        self.influence_weight = w.leader_weight.copy()
+        n_b_ = len(w.bundles)
+        self.influence_weight = np.repeat(w.leader_weight[:, None], n_b_, axis=1)  # (N, B)
         self.adjacency = w.adjacency
         self.extra_ties: list[tuple[np.ndarray, str]] = []
         self._refresh_network()
@@ -88,6 +89,8 @@ class ImplementationModel(mesa.Model):
         self.unit_support = np.zeros((n_units, n_b), np.float32)  # protects fidelity, keeping
         self.unit_boost = np.zeros((n_units, n_b), np.float32)  # log-hazard of trying
         self.unit_context = np.zeros((n_units, n_b), np.float32)  # log context: try and keep
+        self.unit_awareness = np.zeros((n_units, n_b), np.float32)  # extra weekly awareness
+        self.protected = np.zeros((self.pop.n_staff, n_b), bool)  # may not abandon this week
         # Launch week per bundle (None = never introduced by this strategy).
         self.launch_week = [strategy.launch_week(b) for b in scenario.bundle_names]
         self.launched = np.zeros(n_b, bool)
@@ -106,6 +109,7 @@ class ImplementationModel(mesa.Model):
         self._p_leave = turnover_mech.weekly_rate(self.par["turnover_annual"])
         self._eb_onehot = np.eye(n_b, dtype=np.float32)[w.element_bundle]  # (E, B)
         self._performs_per_bundle = w.performs.astype(np.float32) @ self._eb_onehot
+        self._complexity = np.array([b.complexity for b in w.bundles], np.float32)
         self.interventions = scenario.build_interventions(strategy)
         for iv in self.interventions:
             iv.setup(self)
@@ -169,14 +173,18 @@ class ImplementationModel(mesa.Model):
         self.adjacency = adj
         self._refresh_network()
 
-    def set_influence_weight(self, weights: np.ndarray) -> None:
-        """Change how much each person's example weighs (champions, opinion leaders)."""
-        self.influence_weight = weights.astype(np.float32)
+    def scale_influence(self, staff: np.ndarray, bundles: np.ndarray, factor: float) -> None:
+        """Multiply how much ``staff``'s example weighs for ``bundles`` (champions).
+
+        Dividing by the same factor undoes it, so overlapping programmes compose.
+        """
+        self.influence_weight[np.ix_(np.flatnonzero(staff), bundles)] *= np.float32(factor)
         self._refresh_network()
 
     def _refresh_network(self) -> None:
-        self.weighted = influence.weighted_matrix(self.adjacency, self.influence_weight)
-        self.weighted_total = np.asarray(self.weighted.sum(axis=1)).ravel()
+        # How much weight each person's ties carry in total, per bundle (the exposure's
+        # denominator); recomputed only when ties or weights change.
+        self.weight_total = (self.adjacency @ self.influence_weight).astype(np.float32)
 
     def network_graph(self) -> nx.Graph:
         """The collaboration network now, as networkx (ties added in the run included)."""
@@ -207,6 +215,8 @@ class ImplementationModel(mesa.Model):
         self.launched = np.array([lw is not None and st.week >= lw for lw in self.launch_week])
         self.unit_support.fill(0.0)
         self.unit_boost.fill(0.0)
+        self.unit_awareness.fill(0.0)
+        self.protected.fill(False)
         eff_cap = capacity.effective_capacity(self.capacity, self.pop.unit_org,
                                               len(self.pop.org_name), par["org_spillover"])
         self.unit_context[:] = (par["beta_capacity"] * eff_cap)[:, None]
@@ -231,14 +241,16 @@ class ImplementationModel(mesa.Model):
 
         # 3. awareness (from colleagues using at the start of the week)
         using = st.using() & eligible
-        using_f = using.astype(np.float32)
-        using_ties = self.adjacency @ using_f
+        using_ties, weighted_using = influence.neighbour_sums(self.adjacency, using,
+                                                              self.influence_weight)
         prob = awareness.awareness_probability(par["p_awareness"], par["p_word_of_mouth"],
                                                using_ties)
+        if self.unit_awareness.any():  # interventions that tell people (an independent channel)
+            prob = 1.0 - (1.0 - prob) * (1.0 - self.unit_awareness[unit])
         awareness.become_aware(st.stage, eligible, prob, self.draw("awareness", (n, n_b)))
 
         # 4. adoption
-        expo = influence.exposure(self.weighted, self.weighted_total, using)
+        expo = influence.weighted_share(weighted_using, self.weight_total)
         infl = influence.influence_hazard(expo, par["q_imitation"], par["contagion"],
                                           self.threshold)
         load = par["beta_concurrent"] * context.concurrent_load(st.stage, TRYING)
@@ -253,6 +265,7 @@ class ImplementationModel(mesa.Model):
         u_abandon = self.draw("abandon", (n, n_b))
         ab = sustainment.abandonment_hazard(st.stage, ctx, support, par["p_abandon"],
                                             par["routine_protection"])
+        ab[self.protected] = 0.0
         sustainment.abandon(st.stage, ab, u_abandon)
         sustainment.routinise(st.stage, par["p_routinise"], staff_fid, u_routine)
 
@@ -262,10 +275,9 @@ class ImplementationModel(mesa.Model):
                                    par["knowledge_decay"])
 
         # 7. fidelity
-        eb = w.element_bundle
         fidelity.update_fidelity(
-            st.fidelity, w.element_baseline, using[:, eb] & w.performs, st.knowledge[:, eb],
-            support[:, eb], par["fidelity_gain"], par["fidelity_decay"], w.element_complexity)
+            st.fidelity, w.element_baseline, w.performs, using, st.knowledge, support,
+            w.element_bundle, par["fidelity_gain"], par["fidelity_decay"], self._complexity)
 
         # 8. compliance, learning transfer, harm, recording
         self._measure()

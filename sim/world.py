@@ -36,7 +36,6 @@ class World:
     element_bundle: np.ndarray  # (E,) int: bundle of each element
     element_cross: np.ndarray  # (E,) bool: cross-boundary element
     element_baseline: np.ndarray  # (E,) float32 baseline fidelity
-    element_complexity: np.ndarray  # (E,) float32 complexity of the element's bundle
     log_ctx: np.ndarray  # (N, B) static log context multiplier
     unit_degree: np.ndarray  # (U,) mean ties per staff member of the unit
     eligible_per_unit: np.ndarray  # (U, B) eligible staff counts
@@ -48,15 +47,13 @@ class World:
 
 
 def _element_tables(bundles: list[Bundle]) -> tuple[np.ndarray, ...]:
-    eb, cross, base, cx = [], [], [], []
+    eb, cross, base = [], [], []
     for b, bundle in enumerate(bundles):
         for e in bundle.elements:
             eb.append(b)
             cross.append(e.cross_boundary)
             base.append(e.baseline_fidelity)
-            cx.append(bundle.complexity)
-    return (np.asarray(eb, np.intp), np.asarray(cross, bool), np.asarray(base, np.float32),
-            np.asarray(cx, np.float32))
+    return np.asarray(eb, np.intp), np.asarray(cross, bool), np.asarray(base, np.float32)
 
 
 def eligibility(pop: Population, bundles: list[Bundle]) -> tuple[np.ndarray, np.ndarray]:
@@ -82,7 +79,7 @@ def assemble_world(pop: Population, network: CollaborationNetwork, scenario: Sce
     degree = np.asarray(adjacency.sum(axis=0)).ravel()  # how many listen to j
     lw = leader_weights(degree, params["opinion_leader_share"], params["opinion_leader_weight"])
     elig, performs = eligibility(pop, scenario.bundles)
-    eb, cross, base, cx = _element_tables(scenario.bundles)
+    eb, cross, base = _element_tables(scenario.bundles)
     membership = pop.membership()
     sizes = np.asarray(membership.sum(axis=1)).ravel()
     out_degree = np.asarray(adjacency.sum(axis=1)).ravel()
@@ -91,7 +88,7 @@ def assemble_world(pop: Population, network: CollaborationNetwork, scenario: Sce
         pop=pop, network=network, bundles=scenario.bundles, adjacency=adjacency,
         leader_weight=lw, membership=membership, pathways=pop.pathways(), eligible=elig,
         performs=performs, element_bundle=eb, element_cross=cross, element_baseline=base,
-        element_complexity=cx, log_ctx=log_context(pop, params, scenario.bundles),
+        log_ctx=log_context(pop, params, scenario.bundles),
         unit_degree=unit_degree, eligible_per_unit=membership @ elig.astype(np.float32),
     )
 

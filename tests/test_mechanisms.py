@@ -167,27 +167,30 @@ class TestInfluence:
         np.testing.assert_array_equal(influence.leader_weights(degree, 0.0, 3.0), 1.0)
         np.testing.assert_array_equal(influence.leader_weights(degree, 1.0, 3.0), 3.0)
 
-    def test_weighted_matrix(self) -> None:
+    def test_neighbour_sums_count_and_weigh_using_ties(self) -> None:
         a = star_graph()
-        weights = f32([3, 1, 1, 1, 2])
-        w = influence.weighted_matrix(a, weights)
-        assert sp.issparse(w)
-        expected = a.toarray() * weights[None, :]
-        np.testing.assert_array_equal(w.toarray(), expected)
-        assert w[1, 0] == 3.0 and w[0, 1] == 1.0  # how much i heeds j: j's weight
+        weights = np.tile(f32([3, 1, 1, 1, 2])[:, None], (1, 2))
+        weights[2, 1] = 5.0  # a champion of bundle 1 only
+        using = np.ones((5, 2), bool)
+        ties, weighted = influence.neighbour_sums(a, using, weights)
+        np.testing.assert_array_equal(ties[:, 0], np.asarray(a.sum(axis=1)).ravel())
+        expected = a.toarray() @ weights  # how much i heeds j: j's weight, per bundle
+        np.testing.assert_allclose(weighted, expected)
+        assert weighted[1, 1] == 3.0 + 5.0 and weighted[1, 0] == 3.0 + 1.0
 
     def test_exposure_with_leader_weights(self) -> None:
         a = star_graph()
         degree = np.asarray(a.sum(axis=0)).ravel()
         lw = influence.leader_weights(degree, 0.2, 3.0)  # k = 1: node 0 (degree 3) leads
         np.testing.assert_array_equal(lw, [3, 1, 1, 1, 1])
-        w = influence.weighted_matrix(a, lw)
-        total = np.asarray(w.sum(axis=1)).ravel()
-        np.testing.assert_array_equal(total, [3, 4, 4, 3, 0])
+        weights = np.tile(lw[:, None], (1, 2))
+        total = a @ weights
+        np.testing.assert_array_equal(total[:, 0], [3, 4, 4, 3, 0])
         using = np.zeros((5, 2), bool)
         using[0, 0] = True  # bundle 0: the leader uses it
         using[1, 1] = True  # bundle 1: an ordinary member uses it
-        expo = influence.exposure(w, total, using)
+        _, weighted = influence.neighbour_sums(a, using, weights)
+        expo = influence.weighted_share(weighted, total)
         expected = np.array([
             [0.0, 1 / 3],   # node 0 listens to 1, 2, 3 (weight 1 each)
             [3 / 4, 0.0],   # node 1 listens to 0 (weight 3) and 2
@@ -199,14 +202,15 @@ class TestInfluence:
         assert expo.dtype == np.float32
         assert not np.isnan(expo).any()
         # Without leader weighting node 1's exposure to the leader's use would be only 1/2.
-        plain = influence.weighted_matrix(a, np.ones(5, np.float32))
-        plain_total = np.asarray(plain.sum(axis=1)).ravel()
-        assert influence.exposure(plain, plain_total, using)[1, 0] == pytest.approx(0.5)
+        ones = np.ones((5, 2), np.float32)
+        _, plain = influence.neighbour_sums(a, using, ones)
+        assert influence.weighted_share(plain, a @ ones)[1, 0] == pytest.approx(0.5)
 
     def test_exposure_zero_for_isolated_node_even_when_everybody_uses(self) -> None:
         a = star_graph()
-        total = np.asarray(a.sum(axis=1)).ravel()
-        expo = influence.exposure(a, total, np.ones((5, 1), bool))
+        ones = np.ones((5, 1), np.float32)
+        _, weighted = influence.neighbour_sums(a, np.ones((5, 1), bool), ones)
+        expo = influence.weighted_share(weighted, a @ ones)
         np.testing.assert_allclose(expo[:, 0], [1, 1, 1, 1, 0])
 
     def test_influence_hazard_simple_is_q_times_exposure(self) -> None:
@@ -359,10 +363,12 @@ class TestSustainment:
 def fid_update(f: list[float], baseline: list[float], using: list[bool], knowledge: float = 0.5,
                support: float = 0.0, gain: float = 0.1, decay: float = 0.05,
                complexity: float = 0.4) -> np.ndarray:
+    # one element per bundle, so per-bundle inputs are per-element inputs
     fid = f32([f])
     n_e = len(f)
-    fidelity.update_fidelity(fid, f32(baseline), np.array([using]), np.full((1, n_e), knowledge),
-                             np.full((1, n_e), support), gain, decay, np.full(n_e, complexity))
+    fidelity.update_fidelity(fid, f32(baseline), np.ones((1, n_e), bool), np.array([using]),
+                             f32(np.full((1, n_e), knowledge)), f32(np.full((1, n_e), support)),
+                             np.arange(n_e), gain, decay, f32(np.full(n_e, complexity)))
     return fid[0]
 
 
@@ -382,8 +388,9 @@ class TestFidelity:
         fid = f32([[0.9, 0.9]])
         base = f32([0.3, 0.0])
         for _ in range(2000):
-            fidelity.update_fidelity(fid, base, np.zeros((1, 2), bool), np.zeros((1, 2)),
-                                     np.zeros((1, 2)), 0.1, 0.05, np.zeros(2))
+            fidelity.update_fidelity(fid, base, np.ones((1, 2), bool), np.zeros((1, 2), bool),
+                                     f32(np.zeros((1, 2))), f32(np.zeros((1, 2))), np.arange(2),
+                                     0.1, 0.05, f32(np.zeros(2)))
         np.testing.assert_allclose(fid[0], [0.3, 0.0], atol=1e-4)
 
     def test_full_support_stops_decay(self) -> None:
@@ -402,9 +409,20 @@ class TestFidelity:
 
     def test_per_element_complexity_and_knowledge(self) -> None:
         fid = f32([[0.0, 0.0]])
-        fidelity.update_fidelity(fid, f32([0.0, 0.0]), np.array([[True, True]]),
-                                 f32([[0.0, 1.0]]), np.zeros((1, 2)), 0.1, 0.0, f32([1.0, 0.0]))
+        fidelity.update_fidelity(fid, f32([0.0, 0.0]), np.ones((1, 2), bool),
+                                 np.array([[True, True]]), f32([[0.0, 1.0]]),
+                                 f32(np.zeros((1, 2))), np.arange(2), 0.1, 0.0, f32([1.0, 0.0]))
         np.testing.assert_allclose(fid[0], [0.1 * 0.3 * 0.5, 0.1 * 1.0 * 1.0], rtol=1e-6)
+
+    def test_rates_spread_from_bundle_to_its_elements_and_only_performers_gain(self) -> None:
+        # two elements of bundle 0 (the second not performed by this person), one of bundle 1
+        fid = f32([[0.2, 0.2, 0.2]])
+        fidelity.update_fidelity(fid, f32([0.2, 0.2, 0.2]), np.array([[True, False, True]]),
+                                 np.array([[True, True]]), f32([[1.0, 0.0]]),
+                                 f32(np.zeros((1, 2))), np.array([0, 0, 1]), 0.1, 0.0,
+                                 f32([0.0, 0.0]))
+        np.testing.assert_allclose(fid[0], [0.2 + 0.1 * 0.8, 0.2, 0.2 + 0.1 * 0.3 * 0.8],
+                                   rtol=1e-6)
 
 
 # =================================================================================================

@@ -86,13 +86,14 @@ class Intervention:
 
     def give_support(self, model: ImplementationModel, units: np.ndarray, *,
                      support: float = 0.0, boost: float = 0.0, context: float = 0.0,
-                     cost: float = 0.0) -> None:
+                     awareness: float = 0.0, cost: float = 0.0) -> None:
         """Give ``units`` this week's help for every launched supported bundle.
 
         ``support`` (0–1) protects fidelity and keeps users (the strongest source counts, not the
         sum); ``boost`` adds to the log-hazard of trying; ``context`` adds to the log context
-        (trying and keeping); ``cost`` is split evenly over the bundles helped. Nothing is spent
-        before a supported bundle is launched.
+        (trying and keeping); ``awareness`` is a weekly chance of telling unaware staff (channels
+        combine as independent chances); ``cost`` is split evenly over the bundles helped.
+        Nothing is spent before a supported bundle is launched.
         """
         bundles = self.bundles_now(model)
         if len(bundles) == 0:
@@ -105,6 +106,9 @@ class Intervention:
                 model.unit_boost[units, b] += boost
             if context:
                 model.unit_context[units, b] += context
+            if awareness:
+                col = model.unit_awareness[:, b]
+                col[units] = 1.0 - (1.0 - col[units]) * (1.0 - np.float32(awareness))
         if cost:
             for b in bundles:
                 model.add_cost(self.name, int(b), cost / len(bundles))

@@ -57,8 +57,7 @@ class Champions(Intervention):
             order = np.lexsort((members, -score[members]))
             chosen[members[order[: self.pars["per_unit"]]]] = True
         self.champions = chosen
-        self._base_weight = model.influence_weight.copy()
-        self._weighted = False
+        self._weighted: set[int] = set()  # bundles whose champion weight is in force
 
     def _scores(self, model: ImplementationModel, draws: np.ndarray) -> np.ndarray:
         rule = self.pars["rule"]
@@ -79,25 +78,28 @@ class Champions(Intervention):
         return score
 
     def apply(self, model: ImplementationModel, week: int) -> None:
-        """Champions use the bundles, weigh more and support their units while active."""
-        active = self.active(week)
-        if active and not self._weighted:
-            w = model.influence_weight.copy()
-            w[self.champions] *= self.pars["influence_multiplier"]
-            model.set_influence_weight(w)
-            self._weighted = True
-        elif not active and self._weighted:
-            w = model.influence_weight.copy()
-            w[self.champions] = self._base_weight[self.champions]
-            model.set_influence_weight(w)
-            self._weighted = False
-        if not active:
+        """Champions use the bundles, weigh more and support their units while active.
+
+        Their extra weight applies to each supported bundle from its launch until the end, and
+        only to that bundle; active champions do not abandon it.
+        """
+        multiplier = self.pars["influence_multiplier"]
+        if not self.active(week):
+            if self._weighted:
+                model.scale_influence(self.champions, np.array(sorted(self._weighted)),
+                                      1.0 / multiplier)
+                self._weighted.clear()
             return
+        new = [int(b) for b in self.bundles_now(model) if int(b) not in self._weighted]
+        if new:
+            model.scale_influence(self.champions, np.array(new), multiplier)
+            self._weighted.update(new)
         st = model.state
         for b in self.bundles_now(model):
             champs = self.champions & model.eligible[:, b]
             not_using = champs & (st.stage[:, b] != TRYING) & (st.stage[:, b] != ROUTINE)
             st.stage[not_using, b] = TRYING
             st.knowledge[champs, b] = 1.0
+            model.protected[champs, b] = True
         self.give_support(model, self.units, support=self.pars["support"],
                           cost=self.pars["cost_per_champion_week"] * self.champions.sum())

@@ -33,6 +33,9 @@ class Facilitation(Intervention):
           low=0.0, high=1e6, source="assumption: ~0.05 FTE external facilitator per unit"),
         P("capacity_per_year", 0.0, "Implementation capacity the units gain per year of "
           "facilitation (skills that stay).", unit="capacity/year", low=0.0, high=5.0),
+        P("awareness", 0.2, "Weekly chance that an unaware eligible staff member of a targeted "
+          "unit is told of the bundle by the facilitator (at intensity 1).", unit="1/week",
+          low=0.0, high=1.0),
     ))
 
     def apply(self, model: ImplementationModel, week: int) -> None:
@@ -42,6 +45,7 @@ class Facilitation(Intervention):
         level = self.pars["intensity"]
         self.give_support(model, self.units, support=level,
                           boost=self.pars["adoption_effect"] * level,
+                          awareness=self.pars["awareness"] * level,
                           cost=self.pars["cost_per_unit_week"] * self.units.sum())
         if self.pars["capacity_per_year"]:
             model.capacity[self.units] += self.pars["capacity_per_year"] / 52.0
@@ -62,4 +66,7 @@ class InternalFacilitation(Facilitation):
         P("capacity_per_year", 0.3, "Implementation capacity the units gain per year of "
           "facilitation (skills that stay).", unit="capacity/year", low=0.0, high=5.0,
           source="assumption: internal facilitators stay and keep the skills"),
+        P("awareness", 0.2, "Weekly chance that an unaware eligible staff member of a targeted "
+          "unit is told of the bundle by the facilitator (at intensity 1).", unit="1/week",
+          low=0.0, high=1.0),
     ))

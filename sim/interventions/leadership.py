@@ -27,6 +27,9 @@ class LeadershipEngagement(Intervention):
     PARAMS = ParamSet("leadership", "Leadership engagement.", (
         P("leadership_gain", 0.3, "Rise of the leadership score (0–1 scale) while engaged.",
           unit="score", low=0.0, high=1.0),
+        P("awareness", 0.05, "Weekly chance that an unaware eligible staff member of an engaged "
+          "organisation hears of the bundle from its leaders.", unit="1/week", low=0.0,
+          high=1.0),
         P("cost_per_organisation_week", 1000.0, "Leaders' time per organisation and week "
           "(NOK).", unit="NOK", low=0.0, high=1e6, source="assumption: ~1.5 h a week"),
     ))
@@ -48,4 +51,4 @@ class LeadershipEngagement(Intervention):
         for b in self.bundles_now(model):
             model.unit_context[:, b] += model.par["beta_leadership"] * self.lift
         cost = self.pars["cost_per_organisation_week"] * len(self.orgs)
-        self.give_support(model, self.org_units, cost=cost)
+        self.give_support(model, self.org_units, awareness=self.pars["awareness"], cost=cost)

@@ -22,11 +22,13 @@ class Reminders(Intervention):
 
     type_name = "reminders"
     PARAMS = ParamSet("reminders", "Reminders and decision support.", (
-        P("prompt_gain", 0.01, "Weekly share of the fidelity gap a prompt closes.",
+        P("prompt_gain", 0.002, "Weekly share of the fidelity gap a prompt closes.",
           unit="1/week", low=0.0, high=1.0,
           source="assumption, small as in Shojania et al. 2009 (Cochrane)"),
-        P("support", 0.2, "Support against fidelity decay (0–1).", unit="share", low=0.0,
-          high=1.0),
+        P("support", 0.1, "Support against fidelity decay (0–1).", unit="share", low=0.0,
+          high=1.0, source="assumption, small as in Shojania et al. 2009"),
+        P("awareness", 0.05, "Weekly chance that an unaware eligible staff member of a targeted "
+          "unit learns of the bundle from a prompt.", unit="1/week", low=0.0, high=1.0),
         P("setup_cost", 200000.0, "One-off cost of building the prompts (NOK).", unit="NOK",
           low=0.0, high=1e8, source="assumption"),
         P("cost_per_unit_week", 100.0, "Running cost per unit and week (NOK).", unit="NOK",
@@ -49,4 +51,5 @@ class Reminders(Intervention):
         if week == self.start_week or not getattr(self, "_set_up", False):
             cost += self.pars["setup_cost"]
             self._set_up = True
-        self.give_support(model, self.units, support=self.pars["support"], cost=cost)
+        self.give_support(model, self.units, support=self.pars["support"],
+                          awareness=self.pars["awareness"], cost=cost)

@@ -12,12 +12,23 @@ from __future__ import annotations
 import numpy as np
 
 
-def update_fidelity(fidelity: np.ndarray, baseline: np.ndarray, using_e: np.ndarray,
-                    knowledge_e: np.ndarray, support_e: np.ndarray, gain: float,
-                    decay: float, complexity_e: np.ndarray) -> None:
-    """Update (N, E) fidelity in place; ``*_e`` arrays are per staff × element (or per element)."""
-    rate = gain * (0.3 + 0.7 * knowledge_e) * (1.0 - 0.5 * complexity_e)
-    up = np.where(using_e, rate * (1.0 - fidelity), 0.0)
-    down = decay * (1.0 - support_e) * (fidelity - baseline)
-    fidelity += (up - down).astype(fidelity.dtype)
+def update_fidelity(fidelity: np.ndarray, baseline: np.ndarray, performs: np.ndarray,
+                    using: np.ndarray, knowledge: np.ndarray, support: np.ndarray,
+                    element_bundle: np.ndarray, gain: float, decay: float,
+                    complexity: np.ndarray) -> None:
+    """Update (N, E) fidelity in place.
+
+    ``using``, ``knowledge`` and ``support`` are per staff × bundle (N, B) and ``complexity`` per
+    bundle (B,): rates are computed once per bundle and spread to its elements, since the
+    element arrays are the largest the week touches.
+    """
+    rate = gain * (0.3 + 0.7 * knowledge) * (1.0 - 0.5 * complexity)
+    rate *= using
+    up = rate[:, element_bundle]
+    up *= performs
+    up *= 1.0 - fidelity
+    down = (decay * (1.0 - support))[:, element_bundle]
+    down *= fidelity - baseline
+    fidelity += up
+    fidelity -= down
     np.clip(fidelity, 0.0, 1.0, out=fidelity)

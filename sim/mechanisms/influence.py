@@ -32,17 +32,26 @@ def leader_weights(degree: np.ndarray, share: float, weight: float) -> np.ndarra
     return w
 
 
-def weighted_matrix(adjacency: sp.csr_matrix, weights: np.ndarray) -> sp.csr_matrix:
-    """``W[i, j] = A[i, j] · weight_j``: how much *i* heeds *j*."""
-    return (adjacency @ sp.diags(weights.astype(np.float32))).tocsr()
+def neighbour_sums(adjacency: sp.csr_matrix, using: np.ndarray,
+                   weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Using ties and weighted using ties, (N, B) each, in one sparse product.
+
+    ``weights`` is (N, B): how much each person's example weighs for each bundle (opinion
+    leaders, champions of that bundle). Stacking both right-hand sides halves the passes over the
+    network, the largest array the week touches.
+    """
+    u = using.astype(np.float32)
+    both = adjacency @ np.concatenate([u, weights * u], axis=1)
+    b = using.shape[1]
+    return both[:, :b], both[:, b:]
 
 
-def exposure(weighted: sp.csr_matrix, row_total: np.ndarray, using: np.ndarray) -> np.ndarray:
-    """(N, B) weighted share of using neighbours (0 for people with no ties)."""
-    num = weighted @ using.astype(np.float32)
+def weighted_share(weighted_using: np.ndarray, weight_total: np.ndarray) -> np.ndarray:
+    """(N, B) weighted share of using neighbours; 0 for people with no ties."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        share = num / row_total[:, None]
-    return np.nan_to_num(share, nan=0.0).astype(np.float32)
+        share = weighted_using / weight_total
+    share[~np.isfinite(share)] = 0.0
+    return share
 
 
 def influence_hazard(expo: np.ndarray, q: float, contagion: str,
