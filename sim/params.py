@@ -256,6 +256,8 @@ STRUCTURE = ParamSet(
     "structure",
     "Organisations and units of a generated health-trust catchment.",
     (
+        P("regions", 1, "Regional health authorities the trusts are spread over (names only).",
+          low=1, high=20, source="SPEC §10: 4 regional health authorities"),
         P("hospital_trusts", 1, "Hospital trusts (each with its own municipalities).",
           low=1, high=100),
         P("wards_per_trust", 20, "Somatic wards per hospital trust.", low=0, high=500,

@@ -179,6 +179,8 @@ def generate_catchment(structure: dict[str, Any], params: dict[str, Any], seed: 
     s = structure
     for t in range(s["hospital_trusts"]):
         tn = f"Trust {t + 1}"
+        if s["regions"] > 1:  # trusts dealt out to regions in turn
+            tn = f"Region {t % s['regions'] + 1} {tn}"
         if s["wards_per_trust"]:
             o = add_org(f"{tn} hospital", "hospital", t)
             add_units(o, "hospital", f"{tn} hospital ward", s["wards_per_trust"],
