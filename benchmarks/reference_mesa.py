@@ -106,7 +106,8 @@ class ReferenceModel(mesa.Model):
             agent.log_ctx = float(world.log_ctx[i, bundle])
         self.staff = staff
         self.n_eligible = int(world.eligible[:, bundle].sum())
-        self.datacollector = mesa.DataCollector(model_reporters={"adoption": ReferenceModel.adoption})
+        self.datacollector = mesa.DataCollector(
+            model_reporters={"adoption": ReferenceModel.adoption})
         self.datacollector.collect(self)
 
     def newcomer_log_ctx(self, index: int) -> float:
