@@ -1,0 +1,182 @@
+"""implsim benchmark suite: prints one table of speed and memory figures.
+
+    python benchmarks/run.py                 # everything (~3–5 minutes on 2 cores)
+    python benchmarks/run.py --quick         # catchment only, no batch, short reference run
+
+For the default catchment and the national scenario (one strategy, "training + facilitation"):
+world build time, model run time, time per step, staff-bundle-steps per second and peak memory
+(each measured in a fresh process, median of ``--repeats``). For a batch of catchment runs:
+runs per second with 1 and 2 Dask workers. Against the per-agent Mesa reference
+(``reference_mesa.py``) on the catchment network with one bundle: the speed ratio. Finally, how
+close a national step is to the memory-bandwidth bound: the bytes a step must at least touch
+divided by the measured copy bandwidth of this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+def _measure(path: str | None, weeks: int | None, queue: mp.Queue) -> None:
+    """Child process: build and run one strategy; report timings and peak memory."""
+    from sim.model import ImplementationModel
+    from sim.scenario import load_scenario
+    from sim.world import build_world
+
+    sc = load_scenario(path)
+    if weeks:
+        sc.weeks = weeks
+    strategy = next(s for s in sc.strategies if s.name == "training + facilitation")
+    t0 = time.perf_counter()
+    world = build_world(sc, sc.seed)
+    t1 = time.perf_counter()
+    model = ImplementationModel(sc, strategy, sc.seed, world)
+    t2 = time.perf_counter()
+    model.run()
+    t3 = time.perf_counter()
+    model.recorder.table(world.pop.unit_name, world.pop.unit_kind, sc.bundle_names,
+                         world.eligible_per_unit, sc.parameters["penetration_threshold"],
+                         sc.output["unit_level"])
+    t4 = time.perf_counter()
+    queue.put({"staff": world.pop.n_staff, "bundles": len(sc.bundles),
+               "elements": int(world.performs.shape[1]), "ties": int(world.adjacency.nnz),
+               "weeks": sc.weeks, "build": t1 - t0, "init": t2 - t1, "run": t3 - t2,
+               "table": t4 - t3, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+               / 1024})
+
+
+def measure(path: str | None, repeats: int, weeks: int | None = None) -> dict:
+    """Median figures over ``repeats`` fresh processes."""
+    ctx = mp.get_context("spawn")
+    runs = []
+    for _ in range(repeats):
+        q = ctx.Queue()
+        p = ctx.Process(target=_measure, args=(path, weeks, q))
+        p.start()
+        runs.append(q.get())
+        p.join()
+    out = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    out["total"] = out["build"] + out["init"] + out["run"]
+    out["per_step_ms"] = out["run"] / out["weeks"] * 1000
+    out["sbs_per_s"] = out["staff"] * out["bundles"] * out["weeks"] / out["run"]
+    return out
+
+
+def reference_ratio(weeks: int, path: str | None = None) -> tuple[float, float, int]:
+    """Seconds for the vectorised model and the per-agent reference, one bundle, same world."""
+    from reference_mesa import ReferenceModel
+
+    from sim.model import ImplementationModel
+    from sim.scenario import load_scenario
+    from sim.world import build_world
+
+    sc = load_scenario(path)
+    sc.bundles = sc.bundles[:1]
+    sc.strategies = [s for s in sc.strategies if s.name == "no extra support"]
+    sc.weeks = weeks
+    world = build_world(sc, 1)
+    t0 = time.perf_counter()
+    ImplementationModel(sc, seed=1, world=world).run()
+    vec = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ref = ReferenceModel(world, sc.parameters, 0, 1)
+    for _ in range(weeks):
+        ref.step()
+    return vec, time.perf_counter() - t0, world.pop.n_staff
+
+
+def copy_bandwidth() -> float:
+    """Measured memory copy bandwidth in GB/s (read + write), best of 5."""
+    src = np.ones(64 * 1024 * 1024 // 4, np.float32)  # 64 MB
+    dst = np.empty_like(src)
+    best = float("inf")
+    for _ in range(5):
+        t0 = time.perf_counter()
+        np.copyto(dst, src)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * src.nbytes / best / 1e9
+
+
+def minimal_bytes_per_step(n: int, b: int, e: int, ties: int) -> float:
+    """Bytes a week must at least read and write: every state array once each way, the network
+    once, and the week's random draws."""
+    state = n * b * (1 + 4) * 2 + n * e * 4 * 2  # stage, knowledge; fidelity
+    network = ties * 4 + n * 4 + n * b * 4 * 2  # CSR indices + row pointers, using in, sums out
+    draws = 4 * n * b * 4 + n * 4  # four (N, B) uniform draws and the turnover draw
+    return state + network + draws
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="implsim benchmarks")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--reference-weeks", type=int, default=52)
+    args = parser.parse_args()
+    rows = [("default catchment", None, None)]
+    if not args.quick:
+        rows.append(("national", str(ROOT / "experiments" / "national.toml"), None))
+    print(f"implsim benchmarks (median of {args.repeats} fresh processes)\n")
+    print(f"{'scenario':18s} {'staff':>8s} {'weeks':>5s} {'build s':>8s} {'run s':>7s} "
+          f"{'total s':>8s} {'ms/step':>8s} {'staff·bundle·steps/s':>21s} {'peak MB':>8s}")
+    results = {}
+    for label, path, weeks in rows:
+        r = measure(path, args.repeats, weeks)
+        results[label] = r
+        print(f"{label:18s} {int(r['staff']):8,d} {int(r['weeks']):5d} {r['build']:8.2f} "
+              f"{r['run']:7.2f} {r['total']:8.2f} {r['per_step_ms']:8.1f} "
+              f"{r['sbs_per_s']:21,.0f} {r['peak_mb']:8.0f}")
+    if not args.quick:
+        import tempfile
+
+        from batch_throughput import EXPERIMENT
+
+        from sim.experiment import load_experiment, run_experiment
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "batch.toml"
+            path.write_text(EXPERIMENT.format(runs=8))
+            exp = load_experiment(path)
+            times = {}
+            for workers in (1, 2):
+                t0 = time.perf_counter()
+                run_experiment(exp, Path(tmp) / f"w{workers}", workers=workers, quiet=True)
+                times[workers] = time.perf_counter() - t0
+        print(f"\nbatch of 8 catchment runs on Dask: 1 worker {8 / times[1]:.2f} runs/s, "
+              f"2 workers {8 / times[2]:.2f} runs/s, scaling efficiency "
+              f"{times[1] / times[2] / 2:.0%} (wall time incl. cluster start)")
+    print()
+    refs = [("catchment", None, args.reference_weeks)]
+    if not args.quick:
+        refs.append(("national", str(ROOT / "experiments" / "national.toml"), 10))
+    for label, path, weeks in refs:
+        vec, ref, n = reference_ratio(weeks, path)
+        print(f"per-agent Mesa reference vs vectorised, one bundle, {label} ({n:,} staff), "
+              f"{weeks} weeks: reference {ref:.2f} s, vectorised {vec:.3f} s, "
+              f"{ref / vec:.0f}× faster")
+    if "national" in results:
+        r = results["national"]
+        bw = copy_bandwidth()
+        need = minimal_bytes_per_step(int(r["staff"]), int(r["bundles"]), int(r["elements"]),
+                                      int(r["ties"]))
+        bound_ms = need / (bw * 1e9) * 1000
+        print(f"\nnational step: {need / 1e6:.0f} MB must be touched; copy bandwidth {bw:.1f} GB/s "
+              f"→ bound {bound_ms:.1f} ms/step; measured {r['per_step_ms']:.1f} ms/step "
+              f"({bound_ms / r['per_step_ms']:.0%} of the bound)")
+    print("\n" + json.dumps({k: {kk: round(v, 4) for kk, v in r.items()}
+                             for k, r in results.items()}))
+
+
+if __name__ == "__main__":
+    main()
