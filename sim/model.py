@@ -22,6 +22,7 @@ users, Mesa tools and visualisation.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import mesa
@@ -313,8 +314,10 @@ class ImplementationModel(mesa.Model):
             self.recorder.record(self.state.week, users, self.unit_compliance,
                                  self.unit_fidelity, self.cost, self.harm_averted)
 
-    def run(self) -> ImplementationModel:
-        """Step through the scenario's weeks."""
+    def run(self, on_week: Callable[[], None] | None = None) -> ImplementationModel:
+        """Step through the scenario's weeks (``on_week`` is called after each, for progress)."""
         for _ in range(self.scenario.weeks - self.state.week):
             self.step()
+            if on_week:
+                on_week()
         return self
