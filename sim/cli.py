@@ -53,6 +53,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     files += ["comparison.csv", "comparison.png"]
     if spc_units:
         files += _write_spc(result.spc, out)
+    if scenario.measurement is not None:  # GTT, audited compliance, detection, survey
+        from sim.outcomes.observe import write_outputs
+
+        files += write_outputs(result.measurement, scenario, seed, out)
     manifest = {
         "command": "implsim " + " ".join(args.argv),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -14,6 +14,7 @@ import pandas as pd
 
 from sim.errors import InputError
 from sim.model import ImplementationModel
+from sim.outcomes import observe
 from sim.outcomes.measurement import audit_series
 from sim.outcomes.proctor import summarise
 from sim.rng import replicate_seeds, stream
@@ -32,6 +33,8 @@ class RunResult:
     timeseries: pd.DataFrame
     summary: pd.DataFrame
     spc: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: With a [measurement] section: gtt, compliance_observed, detection, survey tables.
+    measurement: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 def preflight(scenario: Scenario, seed: int | None = None) -> World:
@@ -43,6 +46,7 @@ def preflight(scenario: Scenario, seed: int | None = None) -> World:
     world = build_world(scenario, scenario.seed if seed is None else seed)
     for strategy in scenario.strategies:
         ImplementationModel(scenario, strategy, scenario.seed if seed is None else seed, world)
+    observe.check(scenario, world)
     return world
 
 
@@ -63,6 +67,7 @@ def run(scenario: Scenario, seed: int, replicate: int = 0,
     world = build_world(scenario, seed)
     spc_idx = check_units(world, spc_units, "--spc-units") if spc_units else []
     series, summaries, spc = [], [], []
+    measured: list[dict[str, pd.DataFrame]] = []
     for strategy in scenario.strategies:
         model = ImplementationModel(scenario, strategy, seed, world).run()
         ts = model.recorder.table(
@@ -81,11 +86,15 @@ def run(scenario: Scenario, seed: int, replicate: int = 0,
                     obs.insert(0, "bundle", bundle)
                     obs.insert(0, "unit", world.pop.unit_name[u])
                     spc.append(_label(obs, strategy.name, replicate, seed))
+        if scenario.measurement is not None:
+            measured.append({k: _label(v, strategy.name, replicate, seed) for k, v in
+                             observe.observe(scenario, world, model, seed).items()})
         if on_strategy_done:
             on_strategy_done()
     return RunResult(_tidy(pd.concat(series, ignore_index=True), scenario),
                      pd.concat(summaries, ignore_index=True),
-                     pd.concat(spc, ignore_index=True) if spc else pd.DataFrame())
+                     pd.concat(spc, ignore_index=True) if spc else pd.DataFrame(),
+                     observe.concat(measured))
 
 
 def _label(df: pd.DataFrame, strategy: str, replicate: int, seed: int) -> pd.DataFrame:
@@ -113,4 +122,5 @@ def run_replicates(scenario: Scenario, root_seed: int, replicates: int,
     spc = [r.spc for r in results if len(r.spc)]
     return RunResult(_tidy(ts, scenario),
                      pd.concat([r.summary for r in results], ignore_index=True),
-                     pd.concat(spc, ignore_index=True) if spc else pd.DataFrame())
+                     pd.concat(spc, ignore_index=True) if spc else pd.DataFrame(),
+                     observe.concat([r.measurement for r in results]))

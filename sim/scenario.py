@@ -17,6 +17,7 @@ from typing import Any
 from sim.bundles import Bundle, resolve_bundle
 from sim.errors import InputError
 from sim.interventions import make_intervention
+from sim.outcomes.observe import MEASUREMENT
 from sim.params import MODEL, NETWORK, PATIENTS, STRUCTURE, P, ParamSet
 
 DEFAULT_SCENARIO = Path(__file__).parent / "scenarios" / "default.toml"
@@ -51,7 +52,7 @@ OUTPUT = ParamSet(
 )
 
 _SECTIONS = {"parameters": MODEL, "structure": STRUCTURE, "network": NETWORK,
-             "patients": PATIENTS, "output": OUTPUT}
+             "patients": PATIENTS, "output": OUTPUT, "measurement": MEASUREMENT}
 _TOP_KEYS = set(TOP.names()) | set(_SECTIONS) | {"bundles", "strategies"}
 
 
@@ -96,6 +97,7 @@ class Scenario:
     strategies: list[Strategy]
     path: str = "<built-in default>"
     base_dir: Path = field(default_factory=Path.cwd)
+    measurement: dict[str, Any] | None = None  # optional [measurement]; None: not measured
 
     @property
     def bundle_names(self) -> list[str]:
@@ -134,7 +136,7 @@ class Scenario:
                 raise InputError(where, f"unknown section; known: {', '.join(_SECTIONS)}")
             if not isinstance(values, dict):
                 raise InputError(where, f"overrides must be a table, got {values!r}")
-            merged = {**getattr(new, section), **values}
+            merged = {**(getattr(new, section) or {}), **values}
             setattr(new, section, _SECTIONS[section].resolve(merged, where))
         for key in ("file", "nodes"):
             if new.network[key]:
@@ -160,7 +162,7 @@ class Scenario:
                  "interventions": [iv.describe() for iv in self.build_interventions(s)]}
                 for s in self.strategies
             ],
-        }
+        } | ({"measurement": self.measurement} if self.measurement is not None else {})
 
 
 def scenario_from_dict(data: dict[str, Any], path: str, base_dir: Path) -> Scenario:
@@ -208,6 +210,7 @@ def scenario_from_dict(data: dict[str, Any], path: str, base_dir: Path) -> Scena
         structure=sections["structure"], network=sections["network"],
         patients=sections["patients"], output=sections["output"], bundles=bundles,
         strategies=strategies, path=path, base_dir=base_dir,
+        measurement=sections["measurement"] if "measurement" in data else None,
     )
     if not scenario.network["file"]:
         _check_structure(scenario.structure, f"{path}: structure")

@@ -16,6 +16,7 @@ from sim.mechanisms.context import log_context
 from sim.mechanisms.influence import leader_weights
 from sim.networks.generators import generate_network
 from sim.networks.network import LAYERS, CollaborationNetwork
+from sim.outcomes.culture import apply_culture
 from sim.population import KIND_CODE, ROLE_CODE, Population, generate_catchment
 from sim.scenario import Scenario
 
@@ -114,4 +115,5 @@ def build_world(scenario: Scenario, seed: int) -> World:
     else:
         pop = generate_catchment(scenario.structure, scenario.parameters, seed)
         network = generate_network(pop, net, seed)
+    pop = apply_culture(pop, scenario, seed)  # [measurement] culture figures set the climate
     return assemble_world(pop, network, scenario)
