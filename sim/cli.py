@@ -3,7 +3,8 @@
 ``implsim run [SCENARIO] --out DIR`` runs a scenario (the built-in default without a file) and
 writes ``timeseries.parquet``, ``summary.csv``, ``manifest.json`` and ``uptake.png``.
 ``implsim params`` lists every declared parameter; ``implsim bundles`` the shipped bundles;
-``implsim validate SCENARIO`` checks a file. Bad input ends with a one-line message and exit
+``implsim validate SCENARIO`` checks a file; ``implsim calibrate FILE --out DIR`` fits
+parameters to observed uptake. Bad input ends with a one-line message and exit
 code 2, never a traceback.
 """
 
@@ -151,6 +152,34 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from sim.calibrate import load_calibration, run_calibration
+
+    if args.workers is not None and args.workers < 1:
+        raise InputError("--workers", f"must be at least 1, got {args.workers}")
+    cal = load_calibration(args.file)
+    try:
+        report = run_calibration(cal, args.out, scheduler=args.scheduler, workers=args.workers,
+                                 quiet=args.quiet, command="implsim " + " ".join(args.argv))
+    except KeyboardInterrupt:
+        print(f"implsim: interrupted; finished generations are kept in {args.out}. Run the "
+              "same command again to continue.", file=sys.stderr)
+        return 130
+    if not args.quiet:
+        import pandas as pd
+
+        with pd.option_context("display.width", 140, "display.max_columns", 20):
+            print("\nPosterior (weighted; 90% interval q05–q95):")
+            print(report.summary.drop(columns=["prior"]).to_string(
+                index=False, float_format=lambda v: f"{v:.4g}"))
+        for target, df in report.ppc.groupby("target", sort=False):
+            print(f"posterior predictive check, {target}: {int(df['covered'].sum())} of "
+                  f"{len(df)} observations inside the simulated 5–95% band")
+        print(f"\n{report.simulations} simulations, {report.seconds:.0f} s; wrote {report.out}/: "
+              + ", ".join(report.files))
+    return 0
+
+
 def _cmd_params(args: argparse.Namespace) -> int:
     from sim.docs import parameters_markdown
 
@@ -214,6 +243,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="tables and plots from a results store")
     p.add_argument("dir", help="results store directory")
     p.set_defaults(func=_cmd_report)
+    p = sub.add_parser("calibrate", help="fit parameters to observed uptake (ABC-SMC)")
+    p.add_argument("file", help="calibration TOML file (see calibration/)")
+    p.add_argument("--out", required=True,
+                   help="output directory (a finished or interrupted one is continued)")
+    p.add_argument("--scheduler", default=None, metavar="ADDR",
+                   help="address of a running Dask scheduler (default: run in this process)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="start a local Dask cluster of N worker processes (default: none)")
+    p.add_argument("--quiet", action="store_true", help="no progress or tables")
+    p.set_defaults(func=_cmd_calibrate)
     p = sub.add_parser("params", help="list every declared parameter (Markdown)")
     p.set_defaults(func=_cmd_params)
     p = sub.add_parser("bundles", help="list the shipped bundles")
