@@ -5,7 +5,8 @@
   with the national GTT range of SPEC §11 as a reference band.
 - :func:`plot_detection`: per chart type (each compliance bundle, and GTT harm), the cumulative
   share of charts that have signalled by each week, per strategy, with the 10–90% band over
-  replicates and the share expected from false signals alone.
+  replicates (when a replicate has more than one such chart) and the share expected from false
+  signals alone.
 - :func:`plot_spc_examples`: p-charts (first replicate) of a few charted units and of the first
   trust's GTT series.
 """
@@ -80,10 +81,12 @@ def plot_gtt(gtt: pd.DataFrame, path: str | Path, title: str = "") -> Path:
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel("admissions with ≥ 1 harm (E–I)")
     axes[0, 0].yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
-    if strategies:
-        axes[0, 0].legend(fontsize=7, loc="upper left")
     fig.suptitle(f"{title}: Global Trigger Tool, observed vs true".strip(": "), fontsize=12)
     fig.tight_layout()
+    if strategies:
+        handles, labels = axes[0, 0].get_legend_handles_labels()
+        fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=3, frameon=False)
+        fig.subplots_adjust(bottom=0.3)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
@@ -127,9 +130,16 @@ def plot_detection(detection: pd.DataFrame, summary: pd.DataFrame, path: str | P
             label = strategy + (f" (median {med:.0f} wk)" if np.isfinite(med) else
                                 " (median > horizon)")
             ax.step(grid, pooled, where="post", color=colours(k), lw=1.8, label=label)
-            if per_rep.shape[1] > 1:
+            if per_rep.shape[1] > 1 and ds.groupby("replicate").size().max() > 1:
                 lo, hi = _band(per_rep)
                 ax.fill_between(grid, lo, hi, step="post", color=colours(k), alpha=0.15)
+        per_strategy = [np.sort(d.loc[d["strategy"] == st, "weeks_to_signal"].to_numpy(float))
+                        for st in strategies]
+        if len(per_strategy) > 1 and all(np.array_equal(x, per_strategy[0], equal_nan=True)
+                                         for x in per_strategy[1:]):
+            ax.text(0.98, 0.5, "all strategies: same signals\n(common random numbers,\n"
+                    "no visible change)", transform=ax.transAxes, ha="right", fontsize=8,
+                    color="dimgrey")
         null = summary[(summary["measure"] == measure) & (summary["bundle"] == bundle)]
         null = null["null_signal_share"].dropna()
         if len(null):
