@@ -144,6 +144,34 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sensitivity(args: argparse.Namespace) -> int:
+    from sim.sensitivity import load_spec, run_sensitivity
+
+    if args.workers is not None and args.workers < 1:
+        raise InputError("--workers", f"must be at least 1, got {args.workers}")
+    spec = load_spec(args.file)
+    if not args.quiet:
+        rows = spec.n_rows()
+        what = (f"test function {spec.test_function.name}" if spec.test_function else
+                f"up to {rows * spec.replicates} runs")
+        print(f"{spec.name}: {spec.method.name}, {len(spec.factors)} factors, {rows} sample "
+              f"rows × {spec.replicates} replicates ({what}) → {args.out}", flush=True)
+    try:
+        result = run_sensitivity(spec, args.out, scheduler=args.scheduler, workers=args.workers,
+                                 serial=args.serial, quiet=args.quiet,
+                                 command="implsim " + " ".join(args.argv))
+    except KeyboardInterrupt:
+        print(f"implsim: interrupted; finished runs are kept in {args.out}/store. Run the same "
+              "command again to resume.", file=sys.stderr)
+        return 130
+    except OSError as exc:  # scheduler unreachable and the like
+        raise InputError("--scheduler" if args.scheduler else args.out, str(exc)) from None
+    if not args.quiet:
+        print(result.summary, end="")
+        print(f"\nwrote {args.out}/: " + ", ".join(result.files))
+    return 0
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from sim.experiment import write_report
 
@@ -240,6 +268,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--serial", action="store_true", help="run in this process without Dask")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_experiment)
+    p = sub.add_parser("sensitivity", help="run or resume a sensitivity analysis (SALib)")
+    p.add_argument("file", help="sensitivity-analysis TOML file")
+    p.add_argument("--out", required=True,
+                   help="output directory (indices, plots; runs in DIR/store, resumed if present)")
+    p.add_argument("--scheduler", default=None, metavar="ADDR",
+                   help="address of a running Dask scheduler (default: a local cluster)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="worker processes of the local cluster (default: one per core)")
+    p.add_argument("--serial", action="store_true", help="run in this process without Dask")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    p.set_defaults(func=_cmd_sensitivity)
     p = sub.add_parser("report", help="tables and plots from a results store")
     p.add_argument("dir", help="results store directory")
     p.set_defaults(func=_cmd_report)
