@@ -42,8 +42,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     check_units(world, spc_units, "--spc-units")
     out = _output_dir(args.out)
 
-    bar = Progress(reps * len(scenario.strategies), "strategy runs", quiet=args.quiet)
-    result = run_replicates(scenario, seed, reps, on_strategy_done=bar.advance,
+    bar = Progress(reps * len(scenario.strategies) * scenario.weeks, "weeks simulated",
+                   quiet=args.quiet)
+    result = run_replicates(scenario, seed, reps, on_week=bar.advance,
                             spc_units=spc_units)
     result.timeseries.to_parquet(out / "timeseries.parquet", index=False)
     result.summary.to_csv(out / "summary.csv", index=False)

@@ -61,7 +61,7 @@ def check_units(world: World, names: Sequence[str], where: str) -> list[int]:
 
 
 def run(scenario: Scenario, seed: int, replicate: int = 0,
-        on_strategy_done: Callable[[], None] | None = None,
+        on_week: Callable[[], None] | None = None,
         spc_units: Sequence[str] = ()) -> RunResult:
     """Run every strategy of ``scenario`` once with run seed ``seed``."""
     world = build_world(scenario, seed)
@@ -69,7 +69,7 @@ def run(scenario: Scenario, seed: int, replicate: int = 0,
     series, summaries, spc = [], [], []
     measured: list[dict[str, pd.DataFrame]] = []
     for strategy in scenario.strategies:
-        model = ImplementationModel(scenario, strategy, seed, world).run()
+        model = ImplementationModel(scenario, strategy, seed, world).run(on_week)
         ts = model.recorder.table(
             world.pop.unit_name, world.pop.unit_kind, scenario.bundle_names,
             world.eligible_per_unit, scenario.parameters["penetration_threshold"],
@@ -89,8 +89,6 @@ def run(scenario: Scenario, seed: int, replicate: int = 0,
         if scenario.measurement is not None:
             measured.append({k: _label(v, strategy.name, replicate, seed) for k, v in
                              observe.observe(scenario, world, model, seed).items()})
-        if on_strategy_done:
-            on_strategy_done()
     return RunResult(_tidy(pd.concat(series, ignore_index=True), scenario),
                      pd.concat(summaries, ignore_index=True),
                      pd.concat(spc, ignore_index=True) if spc else pd.DataFrame(),
@@ -113,10 +111,10 @@ def _tidy(ts: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
 
 
 def run_replicates(scenario: Scenario, root_seed: int, replicates: int,
-                   on_strategy_done: Callable[[], None] | None = None,
+                   on_week: Callable[[], None] | None = None,
                    spc_units: Sequence[str] = ()) -> RunResult:
     """Run ``replicates`` replicates with seeds spawned from ``root_seed``."""
-    results = [run(scenario, s, k, on_strategy_done, spc_units)
+    results = [run(scenario, s, k, on_week, spc_units)
                for k, s in enumerate(replicate_seeds(root_seed, replicates))]
     ts = pd.concat([r.timeseries for r in results], ignore_index=True)
     spc = [r.spc for r in results if len(r.spc)]

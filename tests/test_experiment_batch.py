@@ -328,10 +328,6 @@ def test_worker_killed_mid_batch_completes_every_run_once(long, tmp_path, cluste
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "execute.py keys chunk tasks by experiment fingerprint and chunk only, so two batches of the "
-    "same experiment into different --out stores on one scheduler share tasks: one store stays "
-    "incomplete while both commands report success"))
 def test_two_batches_of_one_experiment_on_one_scheduler_fill_both_stores(tmp_path,
                                                                         cluster_factory,
                                                                         running):

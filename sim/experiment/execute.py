@@ -11,6 +11,7 @@ command skips them. Results depend only on each run's seed, never on how many wo
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import os
 from collections.abc import Callable
@@ -120,13 +121,16 @@ def run_experiment(experiment: Experiment, out: str | Path, *, scheduler: str | 
         with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_":
                               None}):
             cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=40)
+                                   dashboard_address="127.0.0.1:0", silence_logs=40,
+                                   scheduler_kwargs={"dashboard": False})
         client = Client(cluster)
     try:
         exp_future = client.scatter(experiment, broadcast=True)
+        # Keys name the store too: two batches of one experiment on one scheduler stay apart.
+        tag = hashlib.sha256(str(store.root).encode()).hexdigest()[:8]
         futures = {
             client.submit(run_chunk, str(store.root), c, chunks[c], exp_future,
-                          key=f"implsim-{experiment.fingerprint()}-chunk-{c}", pure=False,
+                          key=f"implsim-{experiment.fingerprint()}-{tag}-chunk-{c}", pure=False,
                           retries=3): c
             for c in todo
         }
@@ -138,4 +142,8 @@ def run_experiment(experiment: Experiment, out: str | Path, *, scheduler: str | 
         client.close()
         if cluster is not None:
             cluster.close()
+    missing = sorted(set(todo) - store.done_chunks(verify=False))
+    if missing:  # never report success for chunks that are not in the store
+        raise RuntimeError(f"{len(missing)} chunks finished without reaching {store.root} "
+                           f"(first: {missing[0]}); do the workers see that directory?")
     return BatchReport(len(runs), skipped, len(runs) - skipped)

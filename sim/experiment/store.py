@@ -86,11 +86,16 @@ class ResultStore:
         if self.exists():
             manifest = self.manifest()
             if manifest.get("fingerprint") != experiment.fingerprint():
+                stored_code, code = manifest.get("code_version"), code_version()
+                what = ("the experiment file changed since the store was started"
+                        if stored_code == code else
+                        f"the experiment file or implsim's defaults changed (code version "
+                        f"{stored_code} → {code})")
                 raise InputError(
                     str(self.root), f"this store holds results of a different version of the "
                     f"experiment (stored fingerprint {manifest.get('fingerprint')}, now "
-                    f"{experiment.fingerprint()}); the experiment file changed since the store "
-                    "was started. Use a new --out directory, or restore the file to resume")
+                    f"{experiment.fingerprint()}): {what}. Use a new --out directory, or "
+                    "restore the file to resume")
             return int(manifest["chunk_size"])
         try:
             for sub in ("summary", "timeseries", "done"):
