@@ -19,7 +19,15 @@ def parameters_markdown() -> str:
         "table of the same name. Defaults marked *assumption* are to be calibrated or varied "
         "in sensitivity analysis.\n",
     ]
+    from sim.experiment.design import TOP as EXPERIMENT_TOP
+    from sim.outcomes.observe import MEASUREMENT
+    from sim.scenario import OUTPUT, TOP
+
+    parts.append(markdown_table(TOP).replace("## `[scenario]`", "## Scenario file: top-level keys"))
     parts += [markdown_table(p) for p in ALL_SETS]
+    parts += [markdown_table(OUTPUT), markdown_table(MEASUREMENT)]
+    parts.append(markdown_table(EXPERIMENT_TOP).replace(
+        "## `[experiment]`", "## Experiment file: top-level keys"))
     parts.append(markdown_table(COMMON).replace("## `[intervention]`",
                                                 "## Interventions: keys every type accepts"))
     parts.append("Every intervention also takes `target`: `\"all\"`, an organisation kind, or a "
