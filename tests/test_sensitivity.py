@@ -231,6 +231,29 @@ def test_too_much_noise_is_flagged_in_the_outputs(tmp_path):
     assert 0.3 * share < st_dummy[0] < 2.0 * share
 
 
+def test_outputs_average_bundles_per_run_and_undefined_outputs_are_reported(tmp_path):
+    from sim.sensitivity.evaluate import Evaluation, per_run
+    from sim.sensitivity.pipeline import analyse
+    from sim.sensitivity.problem import Output
+
+    summary = pd.DataFrame({
+        "point": [0, 0, 0, 0, 1, 1, 1, 1], "replicate": [0, 0, 1, 1, 0, 0, 1, 1],
+        "bundle": ["a", "b"] * 4,
+        "compliance": [0.2, 0.4, 0.3, np.nan, 0.6, 0.8, 0.5, 0.7]})
+    mean = per_run(summary, Output("compliance", "compliance"), 2, 2)
+    np.testing.assert_allclose(mean, [[0.3, 0.3], [0.7, 0.6]])  # NaN bundle skipped
+    one = per_run(summary, Output("compliance:b", "compliance", "b"), 2, 2)
+    assert np.isnan(one[0, 1]) and one[1, 0] == 0.8
+
+    spec = tf_spec("ishigami", "morris", 4, replicates=2, factors=ISHIGAMI_FACTORS)
+    X = spec.method.sample(spec.problem(), 4, spec.seed)
+    runs = np.ones((len(X), 2))
+    runs[3] = np.nan  # undefined in every replicate at one row
+    res = analyse(spec, tmp_path, X, Evaluation({"y": runs}, np.arange(len(X)), []))
+    assert res.indices.empty and "not analysed" in res.summary
+    assert "undefined (NaN) at 1 of 20 sample rows" in res.summary
+
+
 # --- SA files ------------------------------------------------------------------------------------
 SMALL_STRUCTURE = """
 [overrides.structure]
@@ -468,15 +491,10 @@ def test_interrupted_analysis_resumes_without_rerunning(tmp_path):
     again = run_sensitivity(load_spec(path), out, serial=True)
     assert again.batch.ran == 0 and again.batch.skipped == total
     pd.testing.assert_frame_equal(result.indices, again.indices)
-
-
-def test_changed_sa_file_does_not_mix_into_an_old_store(tmp_path, capsys):
-    path = write_small(tmp_path, samples=2)
-    out = tmp_path / "out"
-    assert main(["sensitivity", str(path), "--out", str(out), "--serial", "--quiet"]) == 0
+    # A changed SA file (another seed: another sample) never mixes into the old store.
     path.write_text(path.read_text().replace("seed = 11", "seed = 12"))
-    assert main(["sensitivity", str(path), "--out", str(out), "--serial", "--quiet"]) == 2
-    assert "different version of the experiment" in capsys.readouterr().err
+    with pytest.raises(InputError, match="different version of the experiment"):
+        run_sensitivity(load_spec(path), out, serial=True)
 
 
 @pytest.mark.slow

@@ -61,7 +61,7 @@ def noise_report(runs: np.ndarray, output: str, threshold: float = 0.1) -> dict[
     elif var_means == 0 and noise_of_means == 0:
         message = f"{output}: does not vary at all; its indices are undefined."
     else:
-        message = (f"{output}: seed noise is {share:.0%} of the variance of single runs and "
+        message = (f"{output}: seed noise is {share:.1%} of the variance of single runs and "
                    f"{ratio:.1%} of the variance of the replicate means (limit "
                    f"{threshold:.0%}): fine.")
     row |= {"var_runs": var_runs, "var_seed": var_seed, "seed_noise_share": share,

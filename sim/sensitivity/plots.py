@@ -36,27 +36,36 @@ def _pivot(df: pd.DataFrame, index: str) -> pd.DataFrame:
 
 def plot_morris(indices: pd.DataFrame, path: str | Path, labels: dict[str, str],
                 title: str = "") -> Path:
-    """μ* (with its interval) against σ per factor, one panel per output."""
+    """μ* (with its interval) against σ per factor, one panel per output.
+
+    Points carry their rank by μ*; the key beside each panel names them, so that factors
+    crowded near the origin stay readable.
+    """
     outputs = list(dict.fromkeys(indices["output"]))
-    fig, axes = _grid(len(outputs), 6.0, 4.8)
+    fig, axes = _grid(len(outputs), 8.2, 5.0)
     for ax, output in zip(axes, outputs, strict=False):
         df = indices[indices["output"] == output]
-        ms, sg = _pivot(df, "mu_star"), _pivot(df, "sigma")
+        ms = _pivot(df, "mu_star").sort_values("value", ascending=False)
         x = ms["value"].to_numpy()
-        y = sg.reindex(ms.index)["value"].to_numpy()
+        y = _pivot(df, "sigma").reindex(ms.index)["value"].to_numpy()
         err = np.vstack([np.nan_to_num(x - ms["conf_low"].to_numpy()),
                          np.nan_to_num(ms["conf_high"].to_numpy() - x)]).clip(0)
         ax.errorbar(x, y, xerr=err, fmt="o", color="tab:blue", ecolor="tab:gray",
                     capsize=2, ms=5)
-        top = max(np.nanmax(x) if len(x) else 1.0, np.nanmax(y) if len(y) else 1.0) * 1.1 or 1.0
+        reach = np.concatenate([x, x + err[1], y])
+        reach = reach[np.isfinite(reach)]
+        top = (reach.max() if len(reach) else 0.0) * 1.08 or 1.0
         for r in RATIO_LINES:
             ax.plot([0, top], [0, r * top], ls=":", lw=0.8, color="grey")
             ax.annotate(f"σ/μ*={r:g}", (top, r * top), fontsize=7, color="grey",
                         ha="right", va="bottom")
-        for name, xi, yi in zip(ms.index, x, y, strict=True):
-            ax.annotate(labels.get(name, name), (xi, yi), fontsize=7, xytext=(3, 3),
-                        textcoords="offset points")
-        ax.set_xlim(0, top * 1.2)  # room for the labels of the largest μ*
+        key = []
+        for k, (name, xi, yi) in enumerate(zip(ms.index, x, y, strict=True), 1):
+            ax.annotate(str(k), (xi, yi), fontsize=7, xytext=(3, 3), textcoords="offset points")
+            key.append(f"{k:>2}  {labels.get(name, name)[:34]}  {xi:.3g}")
+        ax.text(1.03, 1.0, "rank  factor  μ*\n" + "\n".join(key), transform=ax.transAxes,
+                fontsize=7, va="top", ha="left", family="monospace")
+        ax.set_xlim(0, top)
         ax.set_ylim(0, top)
         ax.set_xlabel("μ* (mean |elementary effect|)")
         ax.set_ylabel("σ (spread of elementary effects)")
@@ -143,8 +152,9 @@ def plot_convergence(conv: pd.DataFrame, path: str | Path, labels: dict[str, str
     """Indices (with interval bands) against the sample size, a row per output."""
     outputs = list(dict.fromkeys(conv["output"]))
     factors = list(dict.fromkeys(conv["factor"]))
-    fig, axes = plt.subplots(len(outputs), len(index_names),
-                             figsize=(5.5 * len(index_names) + 2.0, 3.4 * len(outputs)),
+    legend_in = 0.8 + 0.065 * max((len(labels.get(f, f)) for f in factors), default=10)
+    width = 5.5 * len(index_names) + legend_in
+    fig, axes = plt.subplots(len(outputs), len(index_names), figsize=(width, 3.4 * len(outputs)),
                              squeeze=False)
     cmap = plt.get_cmap("tab10" if len(factors) <= 10 else "tab20")
     sizes = sorted(conv["samples"].unique())
@@ -169,7 +179,7 @@ def plot_convergence(conv: pd.DataFrame, path: str | Path, labels: dict[str, str
             ax.set_title(f"{output}: {index}", fontsize=10)
             ax.grid(alpha=0.3)
     handles, names = axes[0, 0].get_legend_handles_labels()
-    right = 1 - 2.0 / (5.5 * len(index_names) + 2.0)
+    right = 1 - legend_in / width
     fig.suptitle(title or "Convergence of the indices as the sample grows", fontsize=11)
     fig.tight_layout(rect=(0, 0, right, 1))
     fig.legend(handles, names, loc="center left", bbox_to_anchor=(right, 0.5), fontsize=8,
