@@ -242,6 +242,25 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_explore(args: argparse.Namespace) -> int:
+    from sim.scenario import load_scenario
+    from sim.ui.serve import SCENARIO_ENV, serve
+
+    if args.scenario is not None:
+        load_scenario(args.scenario)  # a bad file stops here with one line, not in the page
+    scenario = str(Path(args.scenario).resolve()) if args.scenario else ""
+    return serve("sim.ui.explorer", args.host, args.port, {SCENARIO_ENV: scenario})
+
+
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    from sim.ui.results import open_results
+    from sim.ui.serve import RESULTS_ENV, serve
+
+    open_results(args.dir)  # not a results directory: one line here, not in the page
+    return serve("sim.ui.dashboard", args.host, args.port,
+                 {RESULTS_ENV: str(Path(args.dir).resolve())})
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     parser = argparse.ArgumentParser(
@@ -300,6 +319,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check a scenario file")
     p.add_argument("scenario")
     p.set_defaults(func=_cmd_validate)
+    p = sub.add_parser("explore", help="live model explorer in the browser (Solara)")
+    p.add_argument("scenario", nargs="?", default=None,
+                   help="scenario TOML file (default: the built-in catchment, made small)")
+    p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 = any free)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default "
+                   "127.0.0.1: this machine only)")
+    p.set_defaults(func=_cmd_explore)
+    p = sub.add_parser("dashboard", help="results dashboard of an experiment or sensitivity "
+                       "directory in the browser (Solara)")
+    p.add_argument("dir", help="results store (implsim experiment --out) or sensitivity "
+                   "analysis directory")
+    p.add_argument("--port", type=int, default=8766, help="port (default 8766; 0 = any free)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default "
+                   "127.0.0.1: this machine only)")
+    p.set_defaults(func=_cmd_dashboard)
     return parser
 
 

@@ -1,0 +1,176 @@
+"""The results dashboard (``implsim dashboard DIR``): a Solara page.
+
+It opens a finished experiment store or sensitivity analysis and shows the arms side by side
+with intervals — uptake curves, effect against cost, a table of outcomes and the differences
+from the baseline arm — and the sensitivity indices when the directory has ``indices.csv``.
+Every figure can be downloaded as the PNG that is shown. The interval level and the directory
+are typed fields, checked like every other input: a bad value gives a message in the page.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pandas as pd
+import solara
+
+from sim.errors import InputError
+from sim.ui import figures
+from sim.ui.results import (
+    LEVEL,
+    Results,
+    arm_table,
+    arm_totals,
+    differences,
+    fmt_interval,
+    open_results,
+    uptake_bands,
+)
+from sim.ui.serve import RESULTS_ENV
+from sim.ui.widgets import Heading, ParamField, PngFigure, Table
+
+TABLE_OUTCOMES = (("compliance", 1.0, "compliance"), ("adoption", 1.0, "adoption"),
+                  ("sustainability_12m", 1.0, "sustained 12 m"),
+                  ("cost", 1e6, "cost (M NOK)"), ("harm_averted", 1.0, "harm averted"))
+
+
+def arms_rows(table: pd.DataFrame, bundle: str) -> tuple[list[str], list[list[str]]]:
+    """Arms side by side for one bundle: header and rows of mean [interval] per outcome."""
+    rows = []
+    for _, r in table[table["bundle"] == bundle].iterrows():
+        cells = [str(r["arm"]), str(int(r["replicates"]))]
+        for col, scale, _ in TABLE_OUTCOMES:
+            cells.append(fmt_interval(r.get(f"{col}_mean"), r.get(f"{col}_lo"),
+                                      r.get(f"{col}_hi"), scale))
+        rows.append(cells)
+    return ["arm", "runs", *[t for _, _, t in TABLE_OUTCOMES]], rows
+
+
+def difference_rows(diff: pd.DataFrame, bundle: str) -> list[list[str]]:
+    """Compliance of each arm minus the baseline's, with its interval, for one bundle."""
+    return [[str(r["arm"]), fmt_interval(r["difference"], r["lo"], r["hi"]), str(int(r["n"]))]
+            for _, r in diff[diff["bundle"] == bundle].iterrows()]
+
+
+@solara.component
+def ArmsView(res: Results, level: float) -> None:
+    """Uptake curves, effect vs cost, and the arm table for one design point and bundle."""
+    labels = res.point_labels()
+    point_label = solara.use_reactive(next(iter(labels)))
+    bundle = solara.use_reactive(res.bundles[0])
+    point = labels.get(point_label.value, 0)
+    which = bundle.value if bundle.value in res.bundles else res.bundles[0]
+
+    def compute() -> dict[str, Any]:
+        bands = uptake_bands(res, point, level)
+        out: dict[str, Any] = {
+            "table": arm_table(res, point, level),
+            "diff": differences(res, point, level),
+            "cost": figures.effect_cost_png(arm_totals(res, point, level), level, res.name),
+        }
+        out["uptake"] = (figures.uptake_png(bands, res.arms, res.bundles, level, res.name)
+                         if not bands.empty else None)
+        return out
+
+    data = solara.use_memo(compute, [id(res), point, level])
+    with solara.Row(gap="16px"):
+        if len(labels) > 1:
+            solara.Select("design point", values=list(labels), value=point_label.value,
+                          on_value=point_label.set, classes=["design-point"])
+        solara.Select("bundle (tables)", values=res.bundles, value=which, on_value=bundle.set,
+                      classes=["table-bundle"])
+    with solara.Card(f"Arms side by side — {which.replace('_', ' ')}, mean [{level:.0%} "
+                     "interval]", margin=0, classes=["arms-table"]):
+        Table(*arms_rows(data["table"], which))
+        if not data["diff"].empty:
+            how = "paired: common random numbers" if res.paired else "Welch: independent runs"
+            solara.Text(f"Compliance minus {res.baseline} ({how}):")
+            Table(["arm", "difference [interval]", "pairs"], difference_rows(data["diff"], which))
+    if data["uptake"] is not None:
+        with solara.Card("Uptake: compliance per arm", margin=0):
+            PngFigure(data["uptake"], "uptake", f"{res.name}_uptake.png")
+    with solara.Card("Effect vs cost", margin=0):
+        PngFigure(data["cost"], "effect-vs-cost", f"{res.name}_effect_vs_cost.png")
+
+
+@solara.component
+def IndicesView(indices: pd.DataFrame, name: str) -> None:
+    """Sensitivity indices of one output and index kind, as bars with intervals and a table."""
+    outputs = list(dict.fromkeys(indices["output"].astype(str)))
+    kinds = list(dict.fromkeys(indices["index"].astype(str)))
+    output = solara.use_reactive(outputs[0])
+    kind = solara.use_reactive(kinds[0])
+    o = output.value if output.value in outputs else outputs[0]
+    k = kind.value if kind.value in kinds else kinds[0]
+    png = solara.use_memo(lambda: figures.indices_png(indices, o, k, name),
+                          [id(indices), o, k])
+    with solara.Row(gap="16px"):
+        solara.Select("output", values=outputs, value=o, on_value=output.set,
+                      classes=["indices-output"])
+        solara.Select("index", values=kinds, value=k, on_value=kind.set,
+                      classes=["indices-kind"])
+    PngFigure(png, "indices", f"{name}_{o}_{k}.png")
+    rows = indices[(indices["output"].astype(str) == o) & (indices["index"].astype(str) == k)]
+    if "factor_2" in rows:
+        rows = rows[rows["factor_2"] == ""]
+    body = []
+    for _, r in rows.sort_values("value", ascending=False).iterrows():
+        lo, hi = r.get("conf_low"), r.get("conf_high")
+        body.append([str(r["factor"]), fmt_interval(r["value"], lo, hi)])
+    Table(["factor", f"{k} [interval]"], body)
+
+
+@solara.component
+def Page() -> None:
+    """The dashboard page."""
+    directory = solara.use_reactive(os.environ.get(RESULTS_ENV, ""))
+    level = solara.use_reactive(LEVEL.default)
+    dir_error = solara.use_reactive(None)
+
+    def load() -> tuple[Results | None, str | None]:
+        try:
+            return open_results(directory.value), None
+        except InputError as exc:
+            return None, str(exc)
+
+    res, load_error = solara.use_memo(load, [directory.value])
+
+    def open_dir(path: str | None) -> None:
+        try:
+            open_results(path or "")
+        except InputError as exc:
+            dir_error.set(str(exc))
+            return
+        dir_error.set(None)
+        directory.set((path or "").strip())
+
+    solara.Title("implsim dashboard")
+    with solara.Sidebar():
+        solara.InputText("results directory", value=directory.value, on_value=open_dir,
+                         error=bool(dir_error.value), message=dir_error.value,
+                         classes=["results-dir"])
+        if dir_error.value:
+            solara.Error(dir_error.value, dense=True, classes=["input-error"])
+        ParamField(LEVEL, level.value, level.set)
+    with solara.Column(classes=["dashboard"]):
+        Heading("implsim — results dashboard")
+        if load_error:
+            solara.Error(load_error, classes=["load-error"])
+        if res is None:
+            return
+        head = f"{res.name} — {res.root}"
+        if res.runs_total:
+            head += (f" — {res.runs_done} of {res.runs_total} runs, {len(res.arms)} arms, "
+                     f"{len(res.points)} design point{'s' if len(res.points) != 1 else ''}")
+        solara.Text(head, classes=["results-head"])
+        for note in res.notes:
+            solara.Info(note)
+        if res.has_arms:
+            ArmsView(res, level.value)
+        if res.indices is not None and not res.indices.empty:
+            with solara.Card("Sensitivity indices", margin=0, classes=["indices"]):
+                IndicesView(res.indices, res.name)
+        elif res.runs_total:
+            solara.Info("No sensitivity indices here (a sensitivity analysis writes "
+                        "indices.csv beside its store).")
