@@ -37,7 +37,6 @@ from sim.mechanisms import (
     awareness,
     capacity,
     collective,
-    context,
     fidelity,
     influence,
     sustainment,
@@ -50,7 +49,7 @@ from sim.outcomes.recorder import Recorder
 from sim.population import draw_staff_traits
 from sim.rng import stream
 from sim.scenario import Scenario, Strategy
-from sim.state import TRYING, State
+from sim.state import ABANDONED, AWARE, ROUTINE, TRYING, State
 from sim.world import World, build_world
 
 
@@ -251,23 +250,35 @@ class ImplementationModel(mesa.Model):
         awareness.become_aware(st.stage, eligible, prob, self.draw("awareness", (n, n_b)))
 
         # 4. adoption
-        expo = influence.weighted_share(weighted_using, self.weight_total)
-        infl = influence.influence_hazard(expo, par["q_imitation"], par["contagion"],
-                                          self.threshold)
-        load = par["beta_concurrent"] * context.concurrent_load(st.stage, TRYING)
-        hazard = adoption.adoption_hazard(ctx + self.unit_boost[unit] - load,
-                                          par["p_innovation"], par["beta_knowledge"],
-                                          st.knowledge, infl)
-        adoption.start_trying(st.stage, hazard, self.draw("adoption", (n, n_b)))
+        # Hazards only where someone is aware: the same values as computing them for
+        # everybody, for a fraction of the work late in a run.
+        u_adopt = self.draw("adoption", (n, n_b))
+        rows, cols = np.nonzero(st.stage == AWARE)
+        if len(rows):
+            expo = influence.weighted_share(weighted_using[rows, cols],
+                                            self.weight_total[rows, cols])
+            infl = influence.influence_hazard(expo[:, None], par["q_imitation"],
+                                              par["contagion"], self.threshold[rows])[:, 0]
+            trying_now = (st.stage == TRYING).sum(axis=1)  # aware entries are not trying
+            load = par["beta_concurrent"] * trying_now[rows]
+            hazard = adoption.adoption_hazard(
+                ctx[rows, cols] + self.unit_boost[unit[rows], cols] - load,
+                par["p_innovation"], par["beta_knowledge"], st.knowledge[rows, cols], infl)
+            hit = u_adopt[rows, cols] < hazard
+            st.stage[rows[hit], cols[hit]] = TRYING
 
-        # 5. abandonment, then routinisation
-        staff_fid = self._staff_fidelity()
+        # 5. abandonment, then routinisation (computed for users only)
         u_routine = self.draw("routinise", (n, n_b))
         u_abandon = self.draw("abandon", (n, n_b))
-        ab = sustainment.abandonment_hazard(st.stage, ctx, support, par["p_abandon"],
-                                            par["routine_protection"])
-        ab[self.protected] = 0.0
-        sustainment.abandon(st.stage, ab, u_abandon)
+        staff_fid = self._staff_fidelity((st.stage == TRYING).any(axis=1))
+        rows, cols = np.nonzero((st.stage == TRYING) | (st.stage == ROUTINE))
+        if len(rows):
+            ab = sustainment.abandonment_hazard(
+                st.stage[rows, cols], ctx[rows, cols], support[rows, cols], par["p_abandon"],
+                par["routine_protection"])
+            ab[self.protected[rows, cols]] = 0.0
+            hit = u_abandon[rows, cols] < ab
+            st.stage[rows[hit], cols[hit]] = ABANDONED
         sustainment.routinise(st.stage, par["p_routinise"], staff_fid, u_routine)
 
         # 6. knowledge
@@ -291,11 +302,18 @@ class ImplementationModel(mesa.Model):
         self.harm_averted += (self._baseline_harm - events).sum(axis=0)
         self._record()
 
-    def _staff_fidelity(self) -> np.ndarray:
-        """(N, B) mean fidelity over the elements each person performs."""
+    def _staff_fidelity(self, rows: np.ndarray) -> np.ndarray:
+        """(N, B) mean fidelity over the elements each person performs.
+
+        Computed for ``rows`` only (0 elsewhere, where it is not needed).
+        """
         w = self.world
-        total = (self.state.fidelity * w.performs) @ self._eb_onehot
-        return total / np.maximum(self._performs_per_bundle, 1.0)
+        out = np.zeros((self.pop.n_staff, len(w.bundles)), np.float32)
+        idx = np.flatnonzero(rows)
+        if len(idx):
+            total = (self.state.fidelity[idx] * w.performs[idx]) @ self._eb_onehot
+            out[idx] = total / np.maximum(self._performs_per_bundle[idx], 1.0)
+        return out
 
     def _measure(self) -> None:
         """Compute unit compliance and mean fidelity for this week."""

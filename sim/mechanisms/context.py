@@ -6,6 +6,11 @@ The context multiplier is ``exp(x)`` with
 ``x = β_L (leadership − ½) + β_C (climate − ½) − β_W (workload − ½) + β_O (openness − ½)
 + β_B (evidence − complexity)``, so a neutral context (every score ½, evidence = complexity)
 multiplies hazards by exactly 1. Support interventions add to ``x`` while they run.
+
+Competing demands: new practices compete for attention, so the log-hazard of trying a bundle
+falls by ``β_concurrent`` per *other* bundle the person is trying (not yet routine) that week
+(assumption); launching many bundles at once can then be slower than sequencing them. The model
+applies it where it computes adoption hazards (step 4 in :mod:`sim.model`).
 """
 
 from __future__ import annotations
@@ -16,17 +21,6 @@ import numpy as np
 
 from sim.bundles import Bundle
 from sim.population import Population
-
-
-def concurrent_load(stage: np.ndarray, trying: int) -> np.ndarray:
-    """(N, B) how many *other* bundles each person is trying (not yet routine) right now.
-
-    New practices compete for attention: the adoption log-hazard falls by ``β_concurrent`` per
-    other bundle being tried at the same time (assumption), so launching many bundles at once
-    can be slower than sequencing them.
-    """
-    t = (stage == trying).astype(np.float32)
-    return t.sum(axis=1, keepdims=True) - t
 
 
 def log_context(pop: Population, params: dict[str, Any], bundles: list[Bundle]) -> np.ndarray:
