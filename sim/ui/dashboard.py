@@ -152,7 +152,8 @@ def Page() -> None:
                          classes=["results-dir"])
         if dir_error.value:
             solara.Error(dir_error.value, dense=True, classes=["input-error"])
-        ParamField(LEVEL, level.value, level.set)
+        # keyed: the error box above it comes and goes, and must not reset this field
+        ParamField(LEVEL, level.value, level.set).key("interval-level")
     with solara.Column(classes=["dashboard"]):
         Heading("implsim — results dashboard")
         if load_error:

@@ -73,9 +73,10 @@ def Controls(session: ExplorerSession, bump: Any, playing: solara.Reactive[bool]
                       disabled=session.finished and not playing.value, classes=["btn-play"])
         solara.Button("Reset", on_click=reset, classes=["btn-reset"])
         with solara.Column(style={"width": "200px"}):
-            ParamField(RUN_WEEKS, run_weeks.value, run_weeks.set, slider=False)
+            ParamField(RUN_WEEKS, run_weeks.value, run_weeks.set, slider=False).key("run")
         with solara.Column(style={"width": "200px"}):
-            ParamField(FRAME_WEEKS, frame_weeks.value, frame_weeks.set, slider=False)
+            ParamField(FRAME_WEEKS, frame_weeks.value, frame_weeks.set,
+                       slider=False).key("frame")
 
 
 @solara.component
@@ -174,8 +175,10 @@ def Settings(session: ExplorerSession, bump: Any, version: int) -> None:
                 ParamField(p, session.structure[p.name],
                            lambda v, n=p.name: apply(session.set_structure, n, v),
                            slider=False).key(f"structure-{p.name}-{session.small}")
-    ParamField(TOP["weeks"], session.weeks, lambda v: apply(session.set_weeks, v), slider=False)
-    ParamField(TOP["seed"], session.seed, lambda v: apply(session.set_seed, v), slider=False)
+    ParamField(TOP["weeks"], session.weeks, lambda v: apply(session.set_weeks, v),
+               slider=False).key("weeks")
+    ParamField(TOP["seed"], session.seed, lambda v: apply(session.set_seed, v),
+               slider=False).key("seed")
     Heading("Behaviour parameters", 4)
     for p in model_params(MAIN_PARAMETERS):
         ParamField(p, session.parameters[p.name],
@@ -290,7 +293,7 @@ def Page() -> None:
 
     solara.Title("implsim explorer")
     with solara.Sidebar():
-        ScenarioPicker(choices, label)
+        ScenarioPicker(choices, label).key("scenario-picker")
         if session is not None:
             Settings(session, bump, version.value).key(f"settings-{label.value}")
     with solara.Column(classes=["explorer"]):

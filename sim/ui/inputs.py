@@ -69,11 +69,12 @@ def parse(param: Param, text: str | None, where: str | None = None) -> Any:
             raise bad from None
         if not math.isfinite(number):
             raise bad
-        if param.kind == "int":
-            if not number.is_integer():
-                raise bad
-            return param.validate(int(number), where)
-        return param.validate(number, where)
+        if param.kind == "int" and not number.is_integer():
+            raise bad
+        try:  # the declaration decides; the message quotes what was typed
+            return param.validate(int(number) if param.kind == "int" else number, where)
+        except InputError:
+            raise bad from None
     if param.kind == "bool":
         lowered = raw.lower()
         if lowered in ("true", "yes", "1"):

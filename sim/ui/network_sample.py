@@ -64,7 +64,9 @@ def _grow_by_units(adj: sp.csr_matrix, staff_unit: np.ndarray, budget: int,
                    rng: np.random.Generator) -> np.ndarray:
     """Staff of whole units reached along ties from a random first unit, within ``budget``."""
     n_units = int(staff_unit.max()) + 1
-    members = [np.flatnonzero(staff_unit == u) for u in range(n_units)]
+    order = np.argsort(staff_unit, kind="stable")  # staff grouped by unit, in one pass
+    bounds = np.searchsorted(staff_unit[order], np.arange(n_units + 1))
+    members = [order[bounds[u]:bounds[u + 1]] for u in range(n_units)]
     taken: list[np.ndarray] = []
     used = 0
     seen = np.zeros(n_units, bool)
