@@ -275,3 +275,33 @@ def test_commands_refuse_bad_input_before_serving(tmp_path, capsys):
     assert "not found" in capsys.readouterr().err
     assert main(["dashboard", str(tmp_path)]) == 2
     assert "experiment.json" in capsys.readouterr().err
+
+
+def test_dashboard_reads_a_real_sensitivity_analysis(tmp_path):
+    """indices.csv as the sensitivity pipeline writes it (Ishigami test function, Sobol')."""
+    sens = pytest.importorskip("sim.sensitivity")
+    spec = sens.spec_from_dict({"test_function": "ishigami", "method": "sobol", "samples": 256,
+                                "replicates": 1, "seed": 3,
+                                "factors": {"x1": {}, "x2": {}, "x3": {}}},
+                               "test.toml", Path("."))
+    sens.run_sensitivity(spec, tmp_path)
+    res = open_results(tmp_path)
+    assert res.indices is not None and {"S1", "ST"} <= set(res.indices["index"])
+    output = str(res.indices["output"].iloc[0])
+    assert figures.indices_png(res.indices, output, "ST", "t").startswith(PNG)
+
+
+def test_dashboard_design_points(tmp_path):
+    from sim.experiment import load_experiment, run_experiment
+
+    text = TINY.replace("replicates = 3", "replicates = 2").replace("weeks = 16", "weeks = 6")
+    text += '\n[design]\ntype = "grid"\n[design.factors]\n"parameters.p_awareness" = [0.01, 0.5]\n'
+    (tmp_path / "grid.toml").write_text(text)
+    run_experiment(load_experiment(tmp_path / "grid.toml"), tmp_path / "s", serial=True,
+                   quiet=True)
+    res = open_results(tmp_path / "s")
+    labels = res.point_labels()
+    assert list(labels.values()) == [0, 1] and "p_awareness=0.5" in list(labels)[1]
+    low, high = (arm_table(res, p, 0.95) for p in (0, 1))
+    assert len(low) == len(high) == 2 * len(res.bundles)
+    assert high["adoption_mean"].mean() > low["adoption_mean"].mean()
