@@ -60,6 +60,7 @@ def Controls(session: ExplorerSession, bump: Any, playing: solara.Reactive[bool]
 
     def reset() -> None:
         playing.set(False)
+        fail(None)
         session.rebuild()
         bump()
 
@@ -226,9 +227,10 @@ def Views(session: ExplorerSession, version: int, bump: Any, playing: solara.Rea
     """Controls, read-outs and figures of the model of one session."""
     if failure.value:
         solara.Error(failure.value, classes=["model-error"])
-    Controls(session, bump, playing, frame_weeks, failure.set)
+    # keyed: the error box above comes and goes, and must not reset their fields
+    Controls(session, bump, playing, frame_weeks, failure.set).key("controls")
     readout = session.readout()
-    ReadoutCard(readout, session.strategy)
+    ReadoutCard(readout, session.strategy).key("readout")
 
     def compliance() -> bytes:
         weeks, series = session.series()
@@ -301,4 +303,5 @@ def Page() -> None:
         if load_error:
             solara.Error(load_error, classes=["input-error"])
         if session is not None:
-            Views(session, version.value, bump, playing, frame_weeks, failure)
+            Views(session, version.value, bump, playing, frame_weeks,
+                  failure).key(f"views-{label.value}")

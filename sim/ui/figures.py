@@ -3,21 +3,27 @@
 PNG bytes are what a page shows (an image widget) and what its download button hands over, so a
 figure is drawn once and the same bytes serve both. Matplotlib renders on the server, which keeps
 the pages free of JavaScript plotting libraries that would have to be fetched from a CDN.
+
+Figures are made with :class:`matplotlib.figure.Figure`, not pyplot: a page draws from more than
+one thread (a click, and "play"), and pyplot's global figure registry is not thread-safe. The one
+pyplot drawing reused here (the SPC chart of ``implsim run``) is serialised by a lock.
 """
 
 from __future__ import annotations
 
 import io
 import tempfile
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib import colormaps
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
@@ -28,13 +34,14 @@ from sim.ui.network_sample import NetworkSample
 DPI = 90
 STAGE_COLOURS = ("#c7c7c7", "#9ecae1", "#fd8d3c", "#31a354", "#d62728")  # by STAGES
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PYPLOT = threading.Lock()  # plot_spc draws with pyplot
+TAB10 = colormaps["tab10"]
 
 
 def to_png(fig: Figure) -> bytes:
-    """Render and close a figure (closing matters: a page redraws many times)."""
+    """Render a figure to PNG bytes (a pyplot-free figure is freed with its last reference)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI)
-    plt.close(fig)
     return buf.getvalue()
 
 
@@ -46,8 +53,9 @@ def _pretty(name: str) -> str:
 def compliance_png(weeks: np.ndarray, series: dict[str, np.ndarray], bundles: Sequence[str],
                    horizon: int, title: str = "") -> bytes:
     """Compliance (left) and adoption (right) per bundle over the weeks simulated so far."""
-    fig, axes = plt.subplots(1, 2, figsize=(10.5, 3.6), sharex=True)
-    colours = plt.get_cmap("tab10")
+    fig = Figure(figsize=(10.5, 3.6))
+    axes = fig.subplots(1, 2, sharex=True)
+    colours = TAB10
     for ax, metric, ylabel in ((axes[0], "compliance", "compliance (all elements done)"),
                                (axes[1], "adoption", "adoption (share of eligible staff)")):
         for b, bundle in enumerate(bundles):
@@ -71,16 +79,15 @@ def network_png(sample: NetworkSample, edges: np.ndarray, stages: np.ndarray,
 
     With ``bundle=None`` a person is coloured by how many of the bundles they use.
     """
-    fig, ax = plt.subplots(figsize=(6.2, 5.4))
+    fig = Figure(figsize=(6.2, 5.4))
+    ax = fig.subplots()
     pos = sample.positions
     if len(edges):
         seg = np.stack([pos[edges[:, 0]], pos[edges[:, 1]]], axis=1)
-        from matplotlib.collections import LineCollection
-
         ax.add_collection(LineCollection(seg, colors="#999999", linewidths=0.4, alpha=0.5))
     if bundle is None:
         using = ((stages == STAGES.index("trying")) | (stages == STAGES.index("routine"))).sum(1)
-        cmap = plt.get_cmap("viridis", len(bundles) + 1)
+        cmap = colormaps["viridis"].resampled(len(bundles) + 1)
         sc = ax.scatter(pos[:, 0], pos[:, 1], c=using, cmap=cmap, vmin=-0.5,
                         vmax=len(bundles) + 0.5, s=22, edgecolors="white", linewidths=0.3,
                         zorder=3)
@@ -106,7 +113,7 @@ def network_png(sample: NetworkSample, edges: np.ndarray, stages: np.ndarray,
 
 def spc_png(chart: PChart, title: str) -> bytes:
     """The p-chart as :func:`sim.outcomes.spc.plot_spc` draws it for ``implsim run``."""
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, _PYPLOT:
         path = plot_spc(chart, Path(tmp) / "spc.png", title=title)
         return path.read_bytes()
 
@@ -119,8 +126,9 @@ def uptake_png(bands: pd.DataFrame, arms: Sequence[str], bundles: Sequence[str],
     ``bands`` has columns arm, bundle, week, mean, lo, hi (see :func:`sim.ui.results`).
     """
     n = max(len(bundles), 1)
-    fig, axes = plt.subplots(1, n, figsize=(3.9 * n, 3.6), squeeze=False, sharey=True)
-    colours = plt.get_cmap("tab10")
+    fig = Figure(figsize=(3.9 * n, 3.6))
+    axes = fig.subplots(1, n, squeeze=False, sharey=True)
+    colours = TAB10
     for c, bundle in enumerate(bundles):
         ax = axes[0, c]
         for k, arm in enumerate(arms):
@@ -146,8 +154,9 @@ def effect_cost_png(totals: pd.DataFrame, level: float, title: str) -> bytes:
 
     ``totals`` has columns arm, cost_mean/lo/hi (NOK) and harm_averted_mean/lo/hi.
     """
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    colours = plt.get_cmap("tab10")
+    fig = Figure(figsize=(6.4, 4.4))
+    ax = fig.subplots()
+    colours = TAB10
     for k, row in enumerate(totals.itertuples(index=False)):
         x, y = row.cost_mean / 1e6, row.harm_averted_mean
         xerr = np.array([[x - row.cost_lo / 1e6], [row.cost_hi / 1e6 - x]])
@@ -169,7 +178,8 @@ def indices_png(indices: pd.DataFrame, output: str, index: str, title: str) -> b
     if "factor_2" in rows:
         rows = rows[rows["factor_2"].fillna("") == ""]
     rows = rows.sort_values("value")
-    fig, ax = plt.subplots(figsize=(6.4, 0.45 * max(len(rows), 3) + 1.4))
+    fig = Figure(figsize=(6.4, 0.45 * max(len(rows), 3) + 1.4))
+    ax = fig.subplots()
     y = np.arange(len(rows))
     conf = rows["conf"].to_numpy(float) if "conf" in rows else np.zeros(len(rows))
     ax.barh(y, rows["value"].to_numpy(float), xerr=np.nan_to_num(conf), color="tab:blue",
