@@ -153,8 +153,16 @@ def test_beta_binomial_loglik_equals_scipy(rho):
 
 def test_deviance_is_zero_at_the_observed_shares_and_grows_away():
     y, n = np.array([5, 12]), np.array([20, 40])
+    assert deviance("binomial", y, n, y / n) == pytest.approx(0.0, abs=1e-9)
+    # the beta-binomial's maximum is not exactly at y / n: found numerically, never negative
+    grid = np.linspace(0.001, 0.999, 20001)
+    assert deviance("beta_binomial", [0], [20], np.array([1e-9]), 0.05) < 1e-6
+    for yi, ni in [(5, 20), (19, 20), (109, 200), (176, 200)]:
+        lls = beta_binomial_loglik(yi, ni, grid, 0.05)
+        best = grid[np.argmax(lls)]
+        assert deviance("beta_binomial", [yi], [ni], np.array([best]), 0.05) < 1e-6
+        assert (deviance("beta_binomial", [yi], [ni], grid[:, None], 0.05) >= 0).all()
     for kind in ("binomial", "beta_binomial"):
-        assert deviance(kind, y, n, y / n) == pytest.approx(0.0, abs=1e-9)
         near = deviance(kind, y, n, np.array([0.3, 0.3]))
         far = deviance(kind, y, n, np.array([0.6, 0.6]))
         assert 0 < near < far

@@ -7,28 +7,31 @@ model (``adoption``, ``compliance``, ``fidelity`` or ``penetration``) at one lev
 
 How far a simulation is from the data (the ABC distance):
 
-- ``binomial``: the deviance ``−2 [log L(p_sim) − log L(y/n)]`` of the observed counts under the
-  simulated shares, L binomial. Counts from audits of a few patients weigh less than counts from
-  many: the likelihood knows the sample size.
+- ``binomial``: the deviance ``2 [max_p log L(p) − log L(p_sim)]`` of the observed counts under
+  the simulated shares, L binomial (the maximum is at p = y/n). Counts from audits of a few
+  patients weigh less than counts from many: the likelihood knows the sample size.
 - ``beta_binomial``: the same with a beta-binomial likelihood of intra-class correlation ``rho``
   (overdispersion: patients of one unit, or periods of one audit, are more alike than
-  independent draws; the variance is n p (1−p) (1 + (n−1) rho)).
+  independent draws; the variance is n p (1−p) (1 + (n−1) rho)); its maximum over p is found
+  numerically.
 - ``rmse``, ``mae``, ``max``: root-mean-square, mean and largest absolute difference between
   observed and simulated shares, for curves (e.g. cumulative adoption over months).
 
-A deviance is a likelihood-based distance: it is 0 when the simulated shares equal the observed
-ones and grows as the simulation explains the counts less well; ABC then keeps the simulations
-whose deviance is below a shrinking tolerance. For the posterior predictive check, a count
+A deviance is a likelihood-based distance: it is 0 when the simulated shares are the
+best-fitting ones (the observed shares, for the binomial) and grows as the simulation explains
+the counts less well; ABC then keeps the simulations whose deviance is below a shrinking
+tolerance. For the posterior predictive check, a count
 target draws the observation noise of its likelihood (:meth:`Target.draw_observed`).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.special import betaln, gammaln, xlog1py, xlogy
+from scipy.special import betaln, expit, gammaln, xlog1py, xlogy
 
 from sim.calibrate.observed import ObservedSeries
 from sim.errors import InputError
@@ -69,21 +72,48 @@ def beta_binomial_loglik(y: np.ndarray, n: np.ndarray, p: np.ndarray,
     return _log_choose(n, y) + betaln(y + a, n - y + b) - betaln(a, b)
 
 
+def _beta_binomial_max(y: np.ndarray, n: np.ndarray, rho: float) -> np.ndarray:
+    """Per observation, the largest beta-binomial log-likelihood over the mean share.
+
+    Unlike the binomial's, it is not always at p = y / n, so it is found by a golden-section
+    search on the logit of p (deterministic; the log-likelihood is unimodal in p).
+    """
+    lo = np.full(np.shape(y), -25.0)
+    hi = np.full(np.shape(y), 25.0)
+    g = (math.sqrt(5.0) - 1.0) / 2.0
+
+    def f(x: np.ndarray) -> np.ndarray:
+        return beta_binomial_loglik(y, n, np.clip(expit(x), _P_MIN, 1.0 - _P_MIN), rho)
+
+    for _ in range(80):
+        a, b = hi - g * (hi - lo), lo + g * (hi - lo)
+        left = f(a) > f(b)
+        hi = np.where(left, b, hi)
+        lo = np.where(left, lo, a)
+    best = np.maximum(f((lo + hi) / 2.0),
+                      beta_binomial_loglik(y, n, np.clip(np.asarray(y, float) / n, _P_MIN,
+                                                         1.0 - _P_MIN), rho))
+    return best
+
+
 def deviance(kind: str, y: np.ndarray, n: np.ndarray, p: np.ndarray,
              rho: float = 0.05) -> np.ndarray:
-    """Deviance summed over the last axis: −2 [log L(p) − log L(y / n)], shares kept in (0, 1).
+    """Deviance summed over the last axis: −2 [log L(p) − max log L], shares kept in (0, 1).
 
-    ``p`` may have leading axes (one row per simulation); ``y`` and ``n`` are per observation.
+    The maximum is at the observed share y / n for the binomial and found numerically for the
+    beta-binomial, so the deviance is ≥ 0 and 0 only for the best-fitting shares. ``p`` may
+    have leading axes (one row per simulation); ``y`` and ``n`` are per observation.
     """
     p = np.clip(p, _P_MIN, 1.0 - _P_MIN)
-    sat = np.clip(np.asarray(y, float) / np.asarray(n, float), _P_MIN, 1.0 - _P_MIN)
+    y, n = np.asarray(y, float), np.asarray(n, float)
     if kind == "binomial":
-        ll, ll_sat = binomial_loglik(y, n, p), binomial_loglik(y, n, sat)
+        sat = np.clip(y / n, _P_MIN, 1.0 - _P_MIN)
+        ll, ll_max = binomial_loglik(y, n, p), binomial_loglik(y, n, sat)
     elif kind == "beta_binomial":
-        ll, ll_sat = (beta_binomial_loglik(y, n, p, rho), beta_binomial_loglik(y, n, sat, rho))
+        ll, ll_max = beta_binomial_loglik(y, n, p, rho), _beta_binomial_max(y, n, rho)
     else:
         raise ValueError(f"not a count likelihood: {kind!r}")
-    return -2.0 * (ll - ll_sat).sum(axis=-1)
+    return 2.0 * np.maximum(ll_max - ll, 0.0).sum(axis=-1)
 
 
 def curve_distance(kind: str, observed: np.ndarray, simulated: np.ndarray) -> np.ndarray:
