@@ -9,7 +9,6 @@ and what is allowed. ``load_scenario(None)`` gives the built-in default catchmen
 from __future__ import annotations
 
 import copy
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from sim.errors import InputError
 from sim.interventions import make_intervention
 from sim.outcomes.observe import MEASUREMENT
 from sim.params import MODEL, NETWORK, PATIENTS, STRUCTURE, P, ParamSet
+from sim.tomlfile import read_toml
 
 DEFAULT_SCENARIO = Path(__file__).parent / "scenarios" / "default.toml"
 
@@ -297,13 +297,5 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
     else:
         file = Path(path)
         label = str(path)
-    try:
-        with file.open("rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise InputError(label, "scenario file not found") from None
-    except IsADirectoryError:
-        raise InputError(label, "is a directory; give a scenario .toml file") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(label, f"not valid TOML: {exc}") from None
+    data = read_toml(file, "scenario", label)
     return scenario_from_dict(data, label, file.parent.resolve())

@@ -36,13 +36,13 @@ nursing home) is done only when the units on both sides of a care pathway do it,
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sim.errors import InputError
 from sim.params import ORG_KINDS, ROLES
+from sim.tomlfile import read_toml
 
 DATA_DIR = Path(__file__).parent / "data"
 
@@ -211,16 +211,7 @@ def _harm(raw: Any, where: str, settings: tuple[str, ...]) -> Harm:
 def load_bundle_file(path: str | Path) -> Bundle:
     """Load and validate one bundle file."""
     path = Path(path)
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise InputError(str(path), "bundle file not found") from None
-    except IsADirectoryError:
-        raise InputError(str(path), "is a directory; give a bundle .toml file") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(str(path), f"not valid TOML (UTF-8): {exc}") from None
-    return bundle_from_dict(data, str(path))
+    return bundle_from_dict(read_toml(path, "bundle"), str(path))
 
 
 def shipped_bundles() -> dict[str, Bundle]:

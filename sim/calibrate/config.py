@@ -52,7 +52,6 @@ import copy
 import hashlib
 import json
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,6 +69,7 @@ from sim.interventions import COMMON, REGISTRY
 from sim.params import MODEL, NETWORK, ORG_KINDS, PATIENTS, STRUCTURE, P, Param, ParamSet
 from sim.run import preflight
 from sim.scenario import DEFAULT_SCENARIO, Scenario, load_scenario
+from sim.tomlfile import read_toml
 
 __all__ = ["Calibration", "calibration_from_dict", "load_calibration"]
 
@@ -408,13 +408,5 @@ def calibration_from_dict(data: dict[str, Any], path: str, base_dir: Path) -> Ca
 def load_calibration(path: str | Path) -> Calibration:
     """Load and validate a calibration file."""
     file = Path(path)
-    try:
-        with file.open("rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise InputError(str(path), "calibration file not found") from None
-    except IsADirectoryError:
-        raise InputError(str(path), "is a directory; give a calibration .toml file") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(str(path), f"not valid TOML: {exc}") from None
+    data = read_toml(file, "calibration", str(path))
     return calibration_from_dict(data, str(path), file.parent.resolve())

@@ -37,7 +37,6 @@ import copy
 import hashlib
 import itertools
 import json
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +49,7 @@ from sim.interventions import make_intervention
 from sim.params import P, ParamSet
 from sim.rng import name_key, replicate_seeds
 from sim.scenario import Scenario, load_scenario, parse_strategy
+from sim.tomlfile import read_toml
 
 TIMESERIES_LEVELS = ("none", "system", "kind", "unit")
 SECTIONS = ("parameters", "structure", "network", "patients")
@@ -331,13 +331,5 @@ def experiment_from_dict(data: dict[str, Any], path: str, base_dir: Path) -> Exp
 def load_experiment(path: str | Path) -> Experiment:
     """Load and validate an experiment file."""
     file = Path(path)
-    try:
-        with file.open("rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise InputError(str(path), "experiment file not found") from None
-    except IsADirectoryError:
-        raise InputError(str(path), "is a directory; give an experiment .toml file") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(str(path), f"not valid TOML: {exc}") from None
+    data = read_toml(file, "experiment", str(path))
     return experiment_from_dict(data, str(path), file.parent.resolve())

@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import copy
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +57,7 @@ from sim.experiment.design import Experiment, apply_point, experiment_from_dict
 from sim.interventions import COMMON, REGISTRY
 from sim.params import MODEL, NETWORK, PATIENTS, STRUCTURE, P, Param, ParamSet
 from sim.sensitivity.methods import METHODS, Method, make_method
+from sim.tomlfile import read_toml
 
 SECTIONS: dict[str, ParamSet] = {"parameters": MODEL, "structure": STRUCTURE,
                                  "network": NETWORK, "patients": PATIENTS}
@@ -552,13 +552,5 @@ def _check_sustainability(outputs: list[Output], arm, where: str) -> None:
 def load_spec(path: str | Path) -> SASpec:
     """Load and validate an SA file."""
     file = Path(path)
-    try:
-        with file.open("rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise InputError(str(path), "sensitivity-analysis file not found") from None
-    except IsADirectoryError:
-        raise InputError(str(path), "is a directory; give an SA .toml file") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(str(path), f"not valid TOML: {exc}") from None
+    data = read_toml(file, "sensitivity-analysis", str(path))
     return spec_from_dict(data, str(path), file.parent.resolve())
