@@ -652,7 +652,7 @@ def test_recovers_known_parameters_on_the_medical_innovation_network(tmp_path, f
     cal = tmp_path / "cal.toml"
     cal.write_text(MI_SYNTHETIC.format(
         scenario=REPO / "experiments" / "medical_innovation.toml", seed=11, fixed=fixed,
-        edges=MI_DATA / "nominations.csv", population=200, generations=6,
+        edges=MI_DATA / "nominations.csv", population=150, generations=5,
         fits="".join(fit_table(k, *bounds[k], truth[k]) for k in fitted)))
     report = run_calibration(load_calibration(cal), tmp_path / "out", quiet=True)
     summary = report.summary.set_index("parameter")

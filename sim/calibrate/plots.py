@@ -102,15 +102,26 @@ def plot_ppc(ppc: pd.DataFrame, path: str | Path, title: str = "", max_panels: i
     shown = panels[:max_panels]
     cols = min(3, len(shown))
     rows = int(np.ceil(len(shown) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.4 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(max(6.4, 4.6 * cols), 3.6 * rows),
+                             squeeze=False)
     for ax, ((target, group, bundle), df) in zip(axes.ravel(), shown, strict=False):
         df = df.sort_values("period")
         x = df["period"].to_numpy()
-        ax.fill_between(x, df["q05"], df["q95"], color="tab:blue", alpha=0.25, lw=0,
-                        label="simulated 5–95%")
-        ax.fill_between(x, df["q25"], df["q75"], color="tab:blue", alpha=0.35, lw=0,
-                        label="simulated 25–75%")
-        ax.plot(x, df["q50"], color="tab:blue", lw=1.5, label="simulated median")
+        if len(df) > 3:  # a curve: bands between the observed periods
+            ax.fill_between(x, df["q05"], df["q95"], color="tab:blue", alpha=0.25, lw=0,
+                            label="simulated 5–95%")
+            ax.fill_between(x, df["q25"], df["q75"], color="tab:blue", alpha=0.35, lw=0,
+                            label="simulated 25–75%")
+            ax.plot(x, df["q50"], color="tab:blue", lw=1.5, label="simulated median")
+        else:  # a few time points: intervals, nothing drawn between them
+            ax.vlines(x, df["q05"], df["q95"], color="tab:blue", alpha=0.35, lw=12,
+                      label="simulated 5–95%")
+            ax.vlines(x, df["q25"], df["q75"], color="tab:blue", alpha=0.6, lw=12,
+                      label="simulated 25–75%")
+            ax.plot(x, df["q50"], "_", color="tab:blue", ms=18, mew=2,
+                    label="simulated median")
+            pad = max(1.0, 0.15 * (x.max() - x.min()))
+            ax.set_xlim(x.min() - pad, x.max() + pad)
         inside = df["covered"].to_numpy(bool)
         ax.plot(x[inside], df["observed"].to_numpy()[inside], "o", color="black", ms=4,
                 label="observed (inside 5–95%)")
