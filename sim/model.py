@@ -49,7 +49,7 @@ from sim.outcomes.recorder import Recorder
 from sim.population import draw_staff_traits
 from sim.rng import stream
 from sim.scenario import Scenario, Strategy
-from sim.state import ABANDONED, AWARE, ROUTINE, TRYING, State
+from sim.state import TRYING, State
 from sim.world import World, build_world
 
 
@@ -107,8 +107,6 @@ class ImplementationModel(mesa.Model):
         self.unit_fidelity = np.full((n_units, n_b), np.nan, np.float32)
         self._streams: dict[str, np.random.Generator] = {}
         self._p_leave = turnover_mech.weekly_rate(self.par["turnover_annual"])
-        self._eb_onehot = np.eye(n_b, dtype=np.float32)[w.element_bundle]  # (E, B)
-        self._performs_per_bundle = w.performs.astype(np.float32) @ self._eb_onehot
         self._complexity = np.array([b.complexity for b in w.bundles], np.float32)
         self.interventions = scenario.build_interventions(strategy)
         for iv in self.interventions:
@@ -235,51 +233,57 @@ class ImplementationModel(mesa.Model):
         for iv in self.interventions:
             iv.apply(self, st.week)
         unit = self.pop.staff_unit
-        support = self.unit_support[unit]  # (N, B)
-        ctx = self.log_ctx + self.unit_context[unit]
         eligible = w.eligible & self.launched[None, :]
+        # Steps 3-5 work on flat indices of the (staff, bundle) entries a rule applies to: the
+        # hazards and draws are computed only there, which late in a run is a fraction of N × B.
 
         # 3. awareness (from colleagues using at the start of the week)
         using = st.using() & eligible
         using_ties, weighted_using = influence.neighbour_sums(self.adjacency, using,
                                                               self.influence_weight)
-        prob = awareness.awareness_probability(par["p_awareness"], par["p_word_of_mouth"],
-                                               using_ties)
-        if self.unit_awareness.any():  # interventions that tell people (an independent channel)
-            prob = 1.0 - (1.0 - prob) * (1.0 - self.unit_awareness[unit])
-        awareness.become_aware(st.stage, eligible, prob, self.draw("awareness", (n, n_b)))
+        idx = awareness.candidates(st.stage, eligible)
+        if len(idx):
+            rows, cols = np.divmod(idx, n_b)
+            prob = awareness.awareness_probability(par["p_awareness"], par["p_word_of_mouth"],
+                                                   using_ties.reshape(-1)[idx])
+            if self.unit_awareness.any():  # interventions that tell people (independent channel)
+                prob = 1.0 - (1.0 - prob) * (1.0 - self.unit_awareness[unit[rows], cols])
+            awareness.become_aware(st.stage, idx, prob, self.draw("awareness", (len(idx),)))
 
         # 4. adoption
-        # Hazards only where someone is aware: the same values as computing them for
-        # everybody, for a fraction of the work late in a run.
-        u_adopt = self.draw("adoption", (n, n_b))
-        rows, cols = np.nonzero(st.stage == AWARE)
-        if len(rows):
-            expo = influence.weighted_share(weighted_using[rows, cols],
-                                            self.weight_total[rows, cols])
+        idx = adoption.candidates(st.stage)
+        if len(idx):
+            rows, cols = np.divmod(idx, n_b)
+            expo = influence.weighted_share(weighted_using.reshape(-1)[idx],
+                                            self.weight_total.reshape(-1)[idx])
             infl = influence.influence_hazard(expo[:, None], par["q_imitation"],
                                               par["contagion"], self.threshold[rows])[:, 0]
-            trying_now = (st.stage == TRYING).sum(axis=1)  # aware entries are not trying
+            trying_now = np.count_nonzero(st.stage == TRYING, axis=1)  # aware: not trying
             load = par["beta_concurrent"] * trying_now[rows]
-            hazard = adoption.adoption_hazard(
-                ctx[rows, cols] + self.unit_boost[unit[rows], cols] - load,
-                par["p_innovation"], par["beta_knowledge"], st.knowledge[rows, cols], infl)
-            hit = u_adopt[rows, cols] < hazard
-            st.stage[rows[hit], cols[hit]] = TRYING
+            ctx = (self.log_ctx.reshape(-1)[idx] + self.unit_context[unit[rows], cols]
+                   + self.unit_boost[unit[rows], cols] - load)
+            hazard = adoption.adoption_hazard(ctx, par["p_innovation"], par["beta_knowledge"],
+                                              st.knowledge.reshape(-1)[idx], infl)
+            adoption.start_trying(st.stage, idx, hazard, self.draw("adoption", (len(idx),)))
 
-        # 5. abandonment, then routinisation (computed for users only)
-        u_routine = self.draw("routinise", (n, n_b))
-        u_abandon = self.draw("abandon", (n, n_b))
-        staff_fid = self._staff_fidelity((st.stage == TRYING).any(axis=1))
-        rows, cols = np.nonzero((st.stage == TRYING) | (st.stage == ROUTINE))
-        if len(rows):
+        # 5. abandonment, then routinisation
+        # (routinisation reads each person's fidelity as it was before anybody abandoned)
+        staff_fid = (fidelity.staff_fidelity(st.fidelity, w.performed)
+                     if (st.stage == TRYING).any() else None)
+        idx = sustainment.users(st.stage)
+        if len(idx):
+            rows, cols = np.divmod(idx, n_b)
             ab = sustainment.abandonment_hazard(
-                st.stage[rows, cols], ctx[rows, cols], support[rows, cols], par["p_abandon"],
+                st.stage.reshape(-1)[idx],
+                self.log_ctx.reshape(-1)[idx] + self.unit_context[unit[rows], cols],
+                self.unit_support[unit[rows], cols], par["p_abandon"],
                 par["routine_protection"])
-            ab[self.protected[rows, cols]] = 0.0
-            hit = u_abandon[rows, cols] < ab
-            st.stage[rows[hit], cols[hit]] = ABANDONED
-        sustainment.routinise(st.stage, par["p_routinise"], staff_fid, u_routine)
+            ab[self.protected.reshape(-1)[idx]] = 0.0
+            sustainment.abandon(st.stage, idx, ab, self.draw("abandon", (len(idx),)))
+        idx = sustainment.trying(st.stage)
+        if len(idx):
+            sustainment.routinise(st.stage, idx, par["p_routinise"], staff_fid.reshape(-1)[idx],
+                                  self.draw("routinise", (len(idx),)))
 
         # 6. knowledge
         using = st.using()
@@ -287,9 +291,9 @@ class ImplementationModel(mesa.Model):
                                    par["knowledge_decay"])
 
         # 7. fidelity
-        fidelity.update_fidelity(
-            st.fidelity, w.element_baseline, w.performs, using, st.knowledge, support,
-            w.element_bundle, par["fidelity_gain"], par["fidelity_decay"], self._complexity)
+        fidelity.update_fidelity(st.fidelity, w.performed, using, st.knowledge,
+                                 self.unit_support[unit], par["fidelity_gain"],
+                                 par["fidelity_decay"], self._complexity)
 
         # 8. compliance, learning transfer, harm, recording
         self._measure()
@@ -302,23 +306,11 @@ class ImplementationModel(mesa.Model):
         self.harm_averted += (self._baseline_harm - events).sum(axis=0)
         self._record()
 
-    def _staff_fidelity(self, rows: np.ndarray) -> np.ndarray:
-        """(N, B) mean fidelity over the elements each person performs.
-
-        Computed for ``rows`` only (0 elsewhere, where it is not needed).
-        """
-        w = self.world
-        out = np.zeros((self.pop.n_staff, len(w.bundles)), np.float32)
-        idx = np.flatnonzero(rows)
-        if len(idx):
-            total = (self.state.fidelity[idx] * w.performs[idx]) @ self._eb_onehot
-            out[idx] = total / np.maximum(self._performs_per_bundle[idx], 1.0)
-        return out
-
     def _measure(self) -> None:
         """Compute unit compliance and mean fidelity for this week."""
         w = self.world
-        perf, _ = collective.unit_performance(w.membership, self.state.fidelity, w.performs)
+        perf, _ = collective.unit_performance(self.state.fidelity, w.performed,
+                                              self.pop.staff_unit, self.pop.n_units)
         eff = collective.effective_performance(perf, w.pathways, w.element_cross)
         self.unit_compliance, self.unit_fidelity = collective.bundle_compliance(
             eff, w.element_bundle, len(w.bundles))

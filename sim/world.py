@@ -13,6 +13,7 @@ import scipy.sparse as sp
 
 from sim.bundles import Bundle
 from sim.mechanisms.context import log_context
+from sim.mechanisms.fidelity import PerformedPairs
 from sim.mechanisms.influence import leader_weights
 from sim.networks.generators import generate_network
 from sim.networks.network import LAYERS, CollaborationNetwork
@@ -34,6 +35,7 @@ class World:
     pathways: sp.csr_matrix  # (U, U) care-pathway partners across the boundary
     eligible: np.ndarray  # (N, B) bool: bundle applies to this person's setting and role
     performs: np.ndarray  # (N, E) bool: person performs element e
+    performed: PerformedPairs  # the True entries of ``performs`` as flat indices
     element_bundle: np.ndarray  # (E,) int: bundle of each element
     element_cross: np.ndarray  # (E,) bool: cross-boundary element
     element_baseline: np.ndarray  # (E,) float32 baseline fidelity
@@ -88,7 +90,8 @@ def assemble_world(pop: Population, network: CollaborationNetwork, scenario: Sce
     return World(
         pop=pop, network=network, bundles=scenario.bundles, adjacency=adjacency,
         leader_weight=lw, membership=membership, pathways=pop.pathways(), eligible=elig,
-        performs=performs, element_bundle=eb, element_cross=cross, element_baseline=base,
+        performs=performs, performed=PerformedPairs.of(performs, eb, base, len(scenario.bundles)),
+        element_bundle=eb, element_cross=cross, element_baseline=base,
         log_ctx=log_context(pop, params, scenario.bundles),
         unit_degree=unit_degree, eligible_per_unit=membership @ elig.astype(np.float32),
     )

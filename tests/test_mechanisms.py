@@ -98,25 +98,29 @@ class TestAwareness:
         np.testing.assert_allclose(awareness.awareness_probability(0.0, 0.5, ties),
                                    [0.0, 0.5, 1 - 0.5**5])
 
-    def test_become_aware_moves_only_unaware_and_eligible(self) -> None:
+    def test_only_unaware_and_eligible_are_candidates(self) -> None:
         stage = np.tile(ALL_STAGES, 2)
         eligible = np.repeat([True, False], len(ALL_STAGES))
-        prob = np.ones(stage.shape)
-        awareness.become_aware(stage, eligible, prob, np.zeros(stage.shape))
+        idx = awareness.candidates(stage, eligible)
+        np.testing.assert_array_equal(idx, [0])
+        awareness.become_aware(stage, idx, np.ones(len(idx)), np.zeros(len(idx)))
         expected = np.tile(ALL_STAGES, 2)
         expected[0] = AWARE  # the only unaware *eligible* one
         np.testing.assert_array_equal(stage, expected)
 
     def test_become_aware_with_draws_of_one_moves_nobody(self) -> None:
         stage = np.zeros(4, np.int8)
-        awareness.become_aware(stage, np.ones(4, bool), np.full(4, 0.999), np.ones(4))
+        awareness.become_aware(stage, np.arange(4), np.full(4, 0.999), np.ones(4))
         np.testing.assert_array_equal(stage, UNAWARE)
 
     def test_become_aware_draw_must_fall_strictly_below(self) -> None:
-        stage = np.zeros(3, np.int8)
-        awareness.become_aware(stage, np.ones(3, bool), np.full(3, 0.3),
+        stage = np.zeros((2, 3), np.int8)  # flat indices address a 2-D stage array
+        awareness.become_aware(stage, np.array([0, 4, 5]), np.full(3, 0.3),
                                np.array([0.29, 0.3, 0.31]))
-        np.testing.assert_array_equal(stage, [AWARE, UNAWARE, UNAWARE])
+        np.testing.assert_array_equal(stage, [[AWARE, UNAWARE, UNAWARE],
+                                              [UNAWARE, UNAWARE, UNAWARE]])
+        awareness.become_aware(stage, np.array([4]), np.array([0.3]), np.array([0.1]))
+        assert stage[1, 1] == AWARE
 
     def test_update_knowledge_gain_for_users_decay_for_non_users(self) -> None:
         knowledge = f32([[0.0, 0.5], [1.0, 0.5], [0.2, 0.0]])
@@ -303,16 +307,19 @@ class TestAdoption:
         np.testing.assert_array_equal(h, [[1.0, 1.0]])
 
     def test_start_trying_only_moves_aware(self) -> None:
-        stage = ALL_STAGES.copy()
-        adoption.start_trying(stage, np.ones(5), np.zeros(5))
-        np.testing.assert_array_equal(stage, [UNAWARE, TRYING, TRYING, ROUTINE, ABANDONED])
+        stage = np.stack([ALL_STAGES, ALL_STAGES[::-1]])
+        idx = adoption.candidates(stage)
+        np.testing.assert_array_equal(idx, [1, 8])
+        adoption.start_trying(stage, idx, np.ones(2), np.zeros(2))
+        np.testing.assert_array_equal(stage, [[UNAWARE, TRYING, TRYING, ROUTINE, ABANDONED],
+                                              [ABANDONED, ROUTINE, TRYING, TRYING, UNAWARE]])
 
     def test_start_trying_draws(self) -> None:
         stage = np.full(3, AWARE, np.int8)
-        adoption.start_trying(stage, np.full(3, 0.2), np.array([0.1, 0.2, 0.3]))
+        adoption.start_trying(stage, np.arange(3), np.full(3, 0.2), np.array([0.1, 0.2, 0.3]))
         np.testing.assert_array_equal(stage, [TRYING, AWARE, AWARE])
         stage = np.full(3, AWARE, np.int8)
-        adoption.start_trying(stage, np.full(3, 0.999), np.ones(3))
+        adoption.start_trying(stage, np.arange(3), np.full(3, 0.999), np.ones(3))
         np.testing.assert_array_equal(stage, AWARE)
 
 
@@ -323,8 +330,10 @@ class TestSustainment:
     def test_routinise_chance_is_p_times_fidelity(self) -> None:
         stage = np.array([TRYING, TRYING, TRYING, TRYING, AWARE, ABANDONED], np.int8)
         fid = np.array([0.5, 0.5, 1.0, 1.0, 1.0, 1.0])
-        u = np.array([0.19, 0.2, 0.39, 0.41, 0.0, 0.0])  # p·fidelity = 0.2, 0.2, 0.4, 0.4
-        sustainment.routinise(stage, 0.4, fid, u)
+        u = np.array([0.19, 0.2, 0.39, 0.41])  # p·fidelity = 0.2, 0.2, 0.4, 0.4
+        idx = sustainment.trying(stage)
+        np.testing.assert_array_equal(idx, [0, 1, 2, 3])
+        sustainment.routinise(stage, idx, 0.4, fid[idx], u)
         np.testing.assert_array_equal(stage, [ROUTINE, TRYING, ROUTINE, TRYING, AWARE,
                                               ABANDONED])
 
@@ -350,10 +359,12 @@ class TestSustainment:
 
     def test_abandon_only_users(self) -> None:
         stage = ALL_STAGES.copy()
-        sustainment.abandon(stage, np.ones(5), np.zeros(5))
+        idx = sustainment.users(stage)
+        np.testing.assert_array_equal(idx, [2, 3])
+        sustainment.abandon(stage, idx, np.ones(2), np.zeros(2))
         np.testing.assert_array_equal(stage, [UNAWARE, AWARE, ABANDONED, ABANDONED, ABANDONED])
         stage = np.array([TRYING, TRYING, ROUTINE], np.int8)
-        sustainment.abandon(stage, np.full(3, 0.1), np.array([0.05, 0.1, 0.0]))
+        sustainment.abandon(stage, np.arange(3), np.full(3, 0.1), np.array([0.05, 0.1, 0.0]))
         np.testing.assert_array_equal(stage, [ABANDONED, TRYING, ABANDONED])
 
 
@@ -366,10 +377,17 @@ def fid_update(f: list[float], baseline: list[float], using: list[bool], knowled
     # one element per bundle, so per-bundle inputs are per-element inputs
     fid = f32([f])
     n_e = len(f)
-    fidelity.update_fidelity(fid, f32(baseline), np.ones((1, n_e), bool), np.array([using]),
-                             f32(np.full((1, n_e), knowledge)), f32(np.full((1, n_e), support)),
-                             np.arange(n_e), gain, decay, f32(np.full(n_e, complexity)))
+    update(fid, f32(baseline), np.ones((1, n_e), bool), np.array([using]),
+           f32(np.full((1, n_e), knowledge)), f32(np.full((1, n_e), support)),
+           np.arange(n_e), gain, decay, f32(np.full(n_e, complexity)))
     return fid[0]
+
+
+def update(fid: np.ndarray, baseline: np.ndarray, performs: np.ndarray, using: np.ndarray,
+           knowledge: np.ndarray, support: np.ndarray, element_bundle: np.ndarray, gain: float,
+           decay: float, complexity: np.ndarray) -> None:
+    pairs = fidelity.PerformedPairs.of(performs, element_bundle, baseline, using.shape[1])
+    fidelity.update_fidelity(fid, pairs, using, knowledge, support, gain, decay, complexity)
 
 
 class TestFidelity:
@@ -388,7 +406,7 @@ class TestFidelity:
         fid = f32([[0.9, 0.9]])
         base = f32([0.3, 0.0])
         for _ in range(2000):
-            fidelity.update_fidelity(fid, base, np.ones((1, 2), bool), np.zeros((1, 2), bool),
+            update(fid, base, np.ones((1, 2), bool), np.zeros((1, 2), bool),
                                      f32(np.zeros((1, 2))), f32(np.zeros((1, 2))), np.arange(2),
                                      0.1, 0.05, f32(np.zeros(2)))
         np.testing.assert_allclose(fid[0], [0.3, 0.0], atol=1e-4)
@@ -409,7 +427,7 @@ class TestFidelity:
 
     def test_per_element_complexity_and_knowledge(self) -> None:
         fid = f32([[0.0, 0.0]])
-        fidelity.update_fidelity(fid, f32([0.0, 0.0]), np.ones((1, 2), bool),
+        update(fid, f32([0.0, 0.0]), np.ones((1, 2), bool),
                                  np.array([[True, True]]), f32([[0.0, 1.0]]),
                                  f32(np.zeros((1, 2))), np.arange(2), 0.1, 0.0, f32([1.0, 0.0]))
         np.testing.assert_allclose(fid[0], [0.1 * 0.3 * 0.5, 0.1 * 1.0 * 1.0], rtol=1e-6)
@@ -417,7 +435,7 @@ class TestFidelity:
     def test_rates_spread_from_bundle_to_its_elements_and_only_performers_gain(self) -> None:
         # two elements of bundle 0 (the second not performed by this person), one of bundle 1
         fid = f32([[0.2, 0.2, 0.2]])
-        fidelity.update_fidelity(fid, f32([0.2, 0.2, 0.2]), np.array([[True, False, True]]),
+        update(fid, f32([0.2, 0.2, 0.2]), np.array([[True, False, True]]),
                                  np.array([[True, True]]), f32([[1.0, 0.0]]),
                                  f32(np.zeros((1, 2))), np.array([0, 0, 1]), 0.1, 0.0,
                                  f32([0.0, 0.0]))
@@ -464,7 +482,8 @@ class TestCollective:
         pop = make_pop(["hospital"], [0.5], [0, 0, 0], [0.5] * 3, [0.5] * 3, [0, 0, 0, 1, 1, 2])
         fid = f32([[0.2, 0.9], [0.6, 0.9], [0.99, 0.3], [0.5, 0.8], [0.99, 0.99], [0.7, 0.7]])
         performs = np.array([[1, 0], [1, 0], [0, 1], [1, 0], [0, 0], [0, 0]], bool)
-        perf, count = collective.unit_performance(pop.membership(), fid, performs)
+        pairs = fidelity.PerformedPairs.of(performs, np.array([0, 1]), f32([0.1, 0.1]), 2)
+        perf, count = collective.unit_performance(fid, pairs, pop.staff_unit, pop.n_units)
         expected = np.array([[0.4, 0.3], [0.5, np.nan], [np.nan, np.nan]])
         np.testing.assert_allclose(perf, expected, rtol=1e-6)  # NaN positions must match too
         np.testing.assert_array_equal(count, [[2, 1], [1, 0], [0, 0]])
@@ -848,6 +867,9 @@ class TestFacilitation:
         np.testing.assert_array_equal(model.state.fidelity, np.float32(0.9))
         model.step()  # support over: drifts halfway back to baseline
         base = model.world.element_baseline
-        np.testing.assert_allclose(model.state.fidelity,
-                                   np.broadcast_to(0.9 - 0.5 * (0.9 - base),
-                                                   model.state.fidelity.shape), rtol=1e-6)
+        performs = model.world.performs
+        assert performs.any() and not performs.all()
+        expected = np.broadcast_to(0.9 - 0.5 * (0.9 - base), performs.shape)
+        np.testing.assert_allclose(model.state.fidelity[performs], expected[performs], rtol=1e-6)
+        # elements a person does not perform are never read and do not change
+        np.testing.assert_array_equal(model.state.fidelity[~performs], np.float32(0.9))

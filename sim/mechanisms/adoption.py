@@ -23,6 +23,11 @@ def adoption_hazard(log_ctx: np.ndarray, p_innovation: float, beta_knowledge: fl
     return np.minimum(1.0, np.exp(log_ctx) * (base + influence))
 
 
-def start_trying(stage: np.ndarray, hazard: np.ndarray, u: np.ndarray) -> None:
-    """Aware staff whose draw falls below their hazard start trying."""
-    stage[(stage == AWARE) & (u < hazard)] = TRYING
+def candidates(stage: np.ndarray) -> np.ndarray:
+    """Flat indices of the (staff, bundle) entries that can start trying: the aware."""
+    return np.flatnonzero(stage == AWARE)
+
+
+def start_trying(stage: np.ndarray, idx: np.ndarray, hazard: np.ndarray, u: np.ndarray) -> None:
+    """Candidates ``idx`` (flat indices) whose draw falls below their hazard start trying."""
+    stage.reshape(-1)[idx[u < hazard]] = TRYING

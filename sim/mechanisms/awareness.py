@@ -19,10 +19,17 @@ def awareness_probability(p_awareness: float, p_word_of_mouth: float,
     return 1.0 - (1.0 - p_awareness) * np.power(1.0 - p_word_of_mouth, using_ties)
 
 
-def become_aware(stage: np.ndarray, eligible: np.ndarray, prob: np.ndarray,
-                 u: np.ndarray) -> None:
-    """Move unaware eligible staff to *aware* where the draw ``u`` falls below ``prob``."""
-    stage[(stage == UNAWARE) & eligible & (u < prob)] = AWARE
+def candidates(stage: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+    """Flat indices of the (staff, bundle) entries that can become aware: unaware and eligible."""
+    return np.flatnonzero((stage == UNAWARE) & eligible)
+
+
+def become_aware(stage: np.ndarray, idx: np.ndarray, prob: np.ndarray, u: np.ndarray) -> None:
+    """Candidates ``idx`` (flat indices) become aware where the draw falls below ``prob``.
+
+    ``prob`` and ``u`` are given at ``idx``.
+    """
+    stage.reshape(-1)[idx[u < prob]] = AWARE
 
 
 def update_knowledge(knowledge: np.ndarray, using: np.ndarray, learning_by_doing: float,

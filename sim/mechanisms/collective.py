@@ -16,12 +16,20 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from sim.mechanisms.fidelity import PerformedPairs
 
-def unit_performance(membership: sp.csr_matrix, fidelity: np.ndarray,
-                     performs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(U, E) mean fidelity over performing staff, and (U, E) count of performing staff."""
-    count = membership @ performs.astype(np.float32)
-    total = membership @ (fidelity * performs)
+
+def unit_performance(fidelity: np.ndarray, pairs: PerformedPairs, staff_unit: np.ndarray,
+                     n_units: int) -> tuple[np.ndarray, np.ndarray]:
+    """(U, E) mean fidelity over performing staff, and (U, E) count of performing staff.
+
+    Sums over the performed (staff, element) ``pairs`` only (one pass over them).
+    """
+    n_e = fidelity.shape[1]
+    cell = staff_unit[pairs.staff] * n_e + pairs.element
+    count = np.bincount(cell, minlength=n_units * n_e).reshape(n_units, n_e)
+    total = np.bincount(cell, weights=fidelity.reshape(-1)[pairs.flat],
+                        minlength=n_units * n_e).reshape(n_units, n_e)
     with np.errstate(invalid="ignore", divide="ignore"):
         perf = np.where(count > 0, total / np.maximum(count, 1), np.nan)
     return perf.astype(np.float32), count

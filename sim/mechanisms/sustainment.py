@@ -13,10 +13,23 @@ import numpy as np
 from sim.state import ABANDONED, ROUTINE, TRYING
 
 
-def routinise(stage: np.ndarray, p_routinise: float, staff_fidelity: np.ndarray,
+def trying(stage: np.ndarray) -> np.ndarray:
+    """Flat indices of the (staff, bundle) entries trying the bundle (who may routinise it)."""
+    return np.flatnonzero(stage == TRYING)
+
+
+def routinise(stage: np.ndarray, idx: np.ndarray, p_routinise: float, fidelity: np.ndarray,
               u: np.ndarray) -> None:
-    """Trying → routine with weekly chance ``p_routinise × fidelity``."""
-    stage[(stage == TRYING) & (u < p_routinise * staff_fidelity)] = ROUTINE
+    """Trying entries ``idx`` (flat indices) become routine with chance ``p_routinise × fidelity``.
+
+    ``fidelity`` (the person's mean fidelity on the bundle) and ``u`` are given at ``idx``.
+    """
+    stage.reshape(-1)[idx[u < p_routinise * fidelity]] = ROUTINE
+
+
+def users(stage: np.ndarray) -> np.ndarray:
+    """Flat indices of the (staff, bundle) entries using the bundle (who may abandon it)."""
+    return np.flatnonzero((stage == TRYING) | (stage == ROUTINE))
 
 
 def abandonment_hazard(stage: np.ndarray, log_ctx: np.ndarray, support: np.ndarray,
@@ -26,7 +39,6 @@ def abandonment_hazard(stage: np.ndarray, log_ctx: np.ndarray, support: np.ndarr
     return np.minimum(1.0, p_abandon * np.exp(-log_ctx) * (1.0 - support) * protect)
 
 
-def abandon(stage: np.ndarray, hazard: np.ndarray, u: np.ndarray) -> None:
-    """Users whose draw falls below the hazard abandon the bundle."""
-    users = (stage == TRYING) | (stage == ROUTINE)
-    stage[users & (u < hazard)] = ABANDONED
+def abandon(stage: np.ndarray, idx: np.ndarray, hazard: np.ndarray, u: np.ndarray) -> None:
+    """Users ``idx`` (flat indices) whose draw falls below their hazard abandon the bundle."""
+    stage.reshape(-1)[idx[u < hazard]] = ABANDONED
