@@ -49,7 +49,7 @@ from sim.outcomes.recorder import Recorder
 from sim.population import draw_staff_traits
 from sim.rng import stream
 from sim.scenario import Scenario, Strategy
-from sim.state import TRYING, State
+from sim.state import TRYING, State, count_bundles
 from sim.world import World, build_world
 
 
@@ -84,6 +84,7 @@ class ImplementationModel(mesa.Model):
         self.influence_weight = np.repeat(w.leader_weight[:, None], n_b_, axis=1)  # (N, B)
         self.adjacency = w.adjacency
         self.extra_ties: list[tuple[np.ndarray, str]] = []
+        self._neighbour_sums = influence.NeighbourSums(self.adjacency, self.influence_weight)
         self._refresh_network()
         # Per-week levers that interventions set (reset every week).
         self.unit_support = np.zeros((n_units, n_b), np.float32)  # protects fidelity, keeping
@@ -115,9 +116,9 @@ class ImplementationModel(mesa.Model):
         weeks = sorted({*range(0, scenario.weeks + 1, every), scenario.weeks,
                         *sustainability_weeks(self)})
         self.recorder = Recorder(n_units, n_b, weeks)
-        self.organisations = AgentSet(
-            [Organisation(self, i) for i in range(len(self.pop.org_name))], random=self.random)
-        self.units = AgentSet([Unit(self, i) for i in range(n_units)], random=self.random)
+        # Mesa agents are made on first access: a batch of runs or a national run needs none.
+        self._organisations: AgentSet | None = None
+        self._units: AgentSet | None = None
         self._staff: AgentSet | None = None
         self._measure()
         self._baseline_harm = harm.expected_events(
@@ -183,6 +184,7 @@ class ImplementationModel(mesa.Model):
         # How much weight each person's ties carry in total, per bundle (the exposure's
         # denominator); recomputed only when ties or weights change.
         self.weight_total = (self.adjacency @ self.influence_weight).astype(np.float32)
+        self._neighbour_sums.rebuild(self.adjacency, self.influence_weight)
 
     def network_graph(self) -> nx.Graph:
         """The collaboration network now, as networkx (ties added in the run included)."""
@@ -195,6 +197,23 @@ class ImplementationModel(mesa.Model):
                                                  for p, name in self.extra_ties]])
             net = CollaborationNetwork(net.n, edges, layer, net.directed)
         return net.to_networkx(self.pop.staff_label)
+
+    @property
+    def organisations(self) -> AgentSet:
+        """Organisations as Mesa agents (created on first access)."""
+        if self._organisations is None:
+            self._organisations = AgentSet(
+                [Organisation(self, i) for i in range(len(self.pop.org_name))],
+                random=self.random)
+        return self._organisations
+
+    @property
+    def units(self) -> AgentSet:
+        """Units as Mesa agents (created on first access)."""
+        if self._units is None:
+            self._units = AgentSet([Unit(self, i) for i in range(self.pop.n_units)],
+                                   random=self.random)
+        return self._units
 
     @property
     def staff(self) -> AgentSet:
@@ -239,8 +258,7 @@ class ImplementationModel(mesa.Model):
 
         # 3. awareness (from colleagues using at the start of the week)
         using = st.using() & eligible
-        using_ties, weighted_using = influence.neighbour_sums(self.adjacency, using,
-                                                              self.influence_weight)
+        using_ties, weighted_using = self._neighbour_sums(using)
         idx = awareness.candidates(st.stage, eligible)
         if len(idx):
             rows, cols = np.divmod(idx, n_b)
@@ -258,7 +276,7 @@ class ImplementationModel(mesa.Model):
                                             self.weight_total.reshape(-1)[idx])
             infl = influence.influence_hazard(expo[:, None], par["q_imitation"],
                                               par["contagion"], self.threshold[rows])[:, 0]
-            trying_now = np.count_nonzero(st.stage == TRYING, axis=1)  # aware: not trying
+            trying_now = count_bundles(st.stage == TRYING)  # the aware are not trying
             load = par["beta_concurrent"] * trying_now[rows]
             ctx = (self.log_ctx.reshape(-1)[idx] + self.unit_context[unit[rows], cols]
                    + self.unit_boost[unit[rows], cols] - load)
@@ -309,8 +327,7 @@ class ImplementationModel(mesa.Model):
     def _measure(self) -> None:
         """Compute unit compliance and mean fidelity for this week."""
         w = self.world
-        perf, _ = collective.unit_performance(self.state.fidelity, w.performed,
-                                              self.pop.staff_unit, self.pop.n_units)
+        perf, _ = collective.unit_performance(self.state.fidelity, w.performed)
         eff = collective.effective_performance(perf, w.pathways, w.element_cross)
         self.unit_compliance, self.unit_fidelity = collective.bundle_compliance(
             eff, w.element_bundle, len(w.bundles))

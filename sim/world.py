@@ -90,7 +90,9 @@ def assemble_world(pop: Population, network: CollaborationNetwork, scenario: Sce
     return World(
         pop=pop, network=network, bundles=scenario.bundles, adjacency=adjacency,
         leader_weight=lw, membership=membership, pathways=pop.pathways(), eligible=elig,
-        performs=performs, performed=PerformedPairs.of(performs, eb, base, len(scenario.bundles)),
+        performs=performs,
+        performed=PerformedPairs.of(performs, eb, base, len(scenario.bundles), pop.staff_unit,
+                                    pop.n_units),
         element_bundle=eb, element_cross=cross, element_baseline=base,
         log_ctx=log_context(pop, params, scenario.bundles),
         unit_degree=unit_degree, eligible_per_unit=membership @ elig.astype(np.float32),

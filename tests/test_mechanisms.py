@@ -217,6 +217,32 @@ class TestInfluence:
         expo = influence.weighted_share(weighted, a @ ones)
         np.testing.assert_allclose(expo[:, 0], [1, 1, 1, 1, 0])
 
+    def test_carried_sums_equal_fresh_sums_week_after_week(self, monkeypatch) -> None:
+        rng = np.random.default_rng(5)
+        n, b = 400, 3
+        a = sp.random(n, n, density=0.02, format="csr", random_state=1, dtype=np.float32)
+        a.data[:] = 1.0  # directed: A is not symmetric, so columns differ from rows
+        weights = f32(rng.choice([1.0, 2.0, 1.7], size=(n, b)))
+        sums = influence.NeighbourSums(a, weights, full_share=0.5)
+        using = rng.random((n, b)) < 0.3
+        fresh_calls = []
+        fresh = influence.neighbour_sums
+        monkeypatch.setattr(influence, "neighbour_sums",
+                            lambda *args: fresh_calls.append(1) or fresh(*args))
+        for week in range(60):
+            flip = rng.random((n, b)) < (0.02 if week % 7 else 0.6)  # some weeks: many change
+            using = using ^ flip
+            if week == 30:  # new weights (champions): the next call must start afresh
+                weights = weights * f32(1.5)
+                sums.rebuild(a, weights)
+            ties, weighted = sums(using)
+            fresh_ties, fresh_weighted = fresh(a, using, weights)
+            np.testing.assert_array_equal(ties, fresh_ties)  # counts stay exact
+            np.testing.assert_allclose(weighted, fresh_weighted, rtol=1e-6, atol=1e-6)
+            assert not weighted[ties == 0].any()  # no residue where nobody uses
+        # afresh: the first week, after the rebuild and in the 8 weeks where most changed
+        assert len(fresh_calls) == 10
+
     def test_influence_hazard_simple_is_q_times_exposure(self) -> None:
         expo = f32([[0.0, 0.25], [0.5, 1.0]])
         haz = influence.influence_hazard(expo, 0.08, "simple", f32([0.9, 0.9]))
@@ -386,11 +412,41 @@ def fid_update(f: list[float], baseline: list[float], using: list[bool], knowled
 def update(fid: np.ndarray, baseline: np.ndarray, performs: np.ndarray, using: np.ndarray,
            knowledge: np.ndarray, support: np.ndarray, element_bundle: np.ndarray, gain: float,
            decay: float, complexity: np.ndarray) -> None:
-    pairs = fidelity.PerformedPairs.of(performs, element_bundle, baseline, using.shape[1])
+    pairs = fidelity.PerformedPairs.of(performs, element_bundle, baseline, using.shape[1],
+                                       np.zeros(len(fid), np.intp), 1)
     fidelity.update_fidelity(fid, pairs, using, knowledge, support, gain, decay, complexity)
 
 
 class TestFidelity:
+    def test_staff_fidelity_is_mean_over_performed_elements_of_each_bundle(self) -> None:
+        # bundle 0 = elements 0, 1; bundle 1 = element 2
+        performs = np.array([[True, True, False], [False, True, True], [False, False, False]])
+        fid = f32([[0.2, 0.6, 0.9], [0.9, 0.4, 0.7], [0.5, 0.5, 0.5]])
+        pairs = fidelity.PerformedPairs.of(performs, np.array([0, 0, 1]), f32([0.1] * 3), 2,
+                                           np.zeros(3, np.intp), 1)
+        out = fidelity.staff_fidelity(fid, pairs)
+        np.testing.assert_allclose(out, [[0.4, 0.0], [0.4, 0.7], [0.0, 0.0]], rtol=1e-6)
+        assert out.dtype == np.float32
+
+    def test_performed_pairs_index_the_performed_entries(self) -> None:
+        performs = np.array([[True, False, True], [False, True, False]])
+        pairs = fidelity.PerformedPairs.of(performs, np.array([0, 1, 1]), f32([0.1, 0.2, 0.3]),
+                                           2, np.array([1, 0]), 2)
+        np.testing.assert_array_equal(pairs.flat, [0, 2, 4])
+        np.testing.assert_array_equal(pairs.staff_bundle, [0, 1, 3])
+        np.testing.assert_array_equal(pairs.baseline, f32([0.1, 0.3, 0.2]))
+        np.testing.assert_array_equal(pairs.unit_element, [3, 5, 1])
+        np.testing.assert_array_equal(pairs.per_unit_element, [[0, 1, 0], [1, 0, 1]])
+        np.testing.assert_array_equal(pairs.per_staff_bundle, [[1, 1], [0, 1]])
+
+    def test_non_contiguous_fidelity_is_refused(self) -> None:
+        fid = np.asfortranarray(f32([[0.2, 0.3], [0.4, 0.5]]))
+        pairs = fidelity.PerformedPairs.of(np.ones((2, 2), bool), np.arange(2), f32([0, 0]), 2,
+                                           np.zeros(2, np.intp), 1)
+        with pytest.raises(ValueError, match="contiguous"):
+            fidelity.update_fidelity(fid, pairs, np.ones((2, 2), bool), f32(np.zeros((2, 2))),
+                                     f32(np.zeros((2, 2))), 0.1, 0.1, f32([0, 0]))
+
     def test_users_gain_and_drift(self) -> None:
         # rate = 0.1·(0.3 + 0.7·0.5)·(1 − 0.4/2) = 0.052; up = 0.052·(1 − 0.4); down = 0.05·0.2
         out = fid_update([0.4], [0.2], [True])
@@ -482,8 +538,9 @@ class TestCollective:
         pop = make_pop(["hospital"], [0.5], [0, 0, 0], [0.5] * 3, [0.5] * 3, [0, 0, 0, 1, 1, 2])
         fid = f32([[0.2, 0.9], [0.6, 0.9], [0.99, 0.3], [0.5, 0.8], [0.99, 0.99], [0.7, 0.7]])
         performs = np.array([[1, 0], [1, 0], [0, 1], [1, 0], [0, 0], [0, 0]], bool)
-        pairs = fidelity.PerformedPairs.of(performs, np.array([0, 1]), f32([0.1, 0.1]), 2)
-        perf, count = collective.unit_performance(fid, pairs, pop.staff_unit, pop.n_units)
+        pairs = fidelity.PerformedPairs.of(performs, np.array([0, 1]), f32([0.1, 0.1]), 2,
+                                           pop.staff_unit, pop.n_units)
+        perf, count = collective.unit_performance(fid, pairs)
         expected = np.array([[0.4, 0.3], [0.5, np.nan], [np.nan, np.nan]])
         np.testing.assert_allclose(perf, expected, rtol=1e-6)  # NaN positions must match too
         np.testing.assert_array_equal(count, [[2, 1], [1, 0], [0, 0]])

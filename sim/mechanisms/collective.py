@@ -19,17 +19,15 @@ import scipy.sparse as sp
 from sim.mechanisms.fidelity import PerformedPairs
 
 
-def unit_performance(fidelity: np.ndarray, pairs: PerformedPairs, staff_unit: np.ndarray,
-                     n_units: int) -> tuple[np.ndarray, np.ndarray]:
+def unit_performance(fidelity: np.ndarray,
+                     pairs: PerformedPairs) -> tuple[np.ndarray, np.ndarray]:
     """(U, E) mean fidelity over performing staff, and (U, E) count of performing staff.
 
-    Sums over the performed (staff, element) ``pairs`` only (one pass over them).
+    One pass over the performed (staff, element) ``pairs``.
     """
-    n_e = fidelity.shape[1]
-    cell = staff_unit[pairs.staff] * n_e + pairs.element
-    count = np.bincount(cell, minlength=n_units * n_e).reshape(n_units, n_e)
-    total = np.bincount(cell, weights=fidelity.reshape(-1)[pairs.flat],
-                        minlength=n_units * n_e).reshape(n_units, n_e)
+    count = pairs.per_unit_element
+    total = np.bincount(pairs.unit_element, weights=fidelity.reshape(-1)[pairs.flat],
+                        minlength=count.size).reshape(count.shape)
     with np.errstate(invalid="ignore", divide="ignore"):
         perf = np.where(count > 0, total / np.maximum(count, 1), np.nan)
     return perf.astype(np.float32), count

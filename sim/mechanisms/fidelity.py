@@ -29,18 +29,24 @@ class PerformedPairs:
     element: np.ndarray  # (P,) element index
     baseline: np.ndarray  # (P,) float32 baseline fidelity of the element
     per_staff_bundle: np.ndarray  # (N, B) float32: elements of the bundle the person performs
+    unit_element: np.ndarray  # (P,) index into (U, E) arrays, raveled
+    per_unit_element: np.ndarray  # (U, E) int: staff of the unit who perform the element
 
     @classmethod
     def of(cls, performs: np.ndarray, element_bundle: np.ndarray, baseline: np.ndarray,
-           n_bundles: int) -> PerformedPairs:
+           n_bundles: int, staff_unit: np.ndarray, n_units: int) -> PerformedPairs:
         """Index the ``True`` entries of the (N, E) ``performs`` mask (row-major order)."""
+        n, n_e = performs.shape
         flat = np.flatnonzero(performs)
-        staff, element = np.divmod(flat, performs.shape[1])
+        staff, element = np.divmod(flat, n_e)
         staff_bundle = staff * n_bundles + np.asarray(element_bundle)[element]
-        per = np.bincount(staff_bundle, minlength=performs.shape[0] * n_bundles)
+        per = np.bincount(staff_bundle, minlength=n * n_bundles)
+        unit_element = np.asarray(staff_unit)[staff] * n_e + element
+        per_unit = np.bincount(unit_element, minlength=n_units * n_e).reshape(n_units, n_e)
         return cls(flat=flat, staff_bundle=staff_bundle, staff=staff, element=element,
                    baseline=np.asarray(baseline, np.float32)[element],
-                   per_staff_bundle=per.reshape(-1, n_bundles).astype(np.float32))
+                   per_staff_bundle=per.reshape(-1, n_bundles).astype(np.float32),
+                   unit_element=unit_element, per_unit_element=per_unit)
 
 
 def update_fidelity(fidelity: np.ndarray, pairs: PerformedPairs, using: np.ndarray,

@@ -16,6 +16,8 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
+from sim.state import any_bundle
+
 
 def leader_weights(degree: np.ndarray, share: float, weight: float) -> np.ndarray:
     """Influence weight per staff member: ``weight`` for the top ``share`` by degree, else 1.
@@ -62,3 +64,48 @@ def influence_hazard(expo: np.ndarray, q: float, contagion: str,
     # Exposure must be positive: a threshold of 0 must not make influence act with nobody using.
     reached = (expo > 0) & (expo >= threshold[:, None])
     return np.where(reached, np.float32(q), np.float32(0.0))
+
+
+class NeighbourSums:
+    """Using ties and weighted using ties per (staff, bundle), carried from week to week.
+
+    Most people's use of a bundle is the same as last week, so instead of passing the whole network
+    every week the sums are corrected by the network columns of the people whose use changed
+    (``Δsums = A[:, changed] · Δusing``), read from a column-major copy of the network. When more
+    than ``full_share`` of staff changed, or the ties or weights changed (:meth:`rebuild`), the
+    sums are computed afresh. Tie counts are exact integers; weighted sums accumulate in float64
+    and are set to exactly 0 where no tie uses, so no rounding residue can act as exposure.
+    """
+
+    def __init__(self, adjacency: sp.csr_matrix, weights: np.ndarray,
+                 full_share: float = 0.1) -> None:
+        self.full_share = full_share
+        self.rebuild(adjacency, weights)
+
+    def rebuild(self, adjacency: sp.csr_matrix, weights: np.ndarray) -> None:
+        """New ties or weights: the next call computes the sums afresh."""
+        self.adjacency = adjacency
+        self.weights = weights
+        self._by_column: sp.csc_matrix | None = None  # made on first incremental update
+        self._using: np.ndarray | None = None
+
+    def __call__(self, using: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(N, B) using ties (float32) and weighted using ties (float64) for this week's use.
+
+        The arrays are the object's own state: read them, do not modify them.
+        """
+        if self._using is not None:
+            changed = np.flatnonzero(any_bundle(using != self._using))
+        if self._using is None or len(changed) > self.full_share * len(using):
+            ties, weighted = neighbour_sums(self.adjacency, using, self.weights)
+            self._ties, self._weighted = ties, weighted.astype(np.float64)
+        elif len(changed):
+            if self._by_column is None:
+                self._by_column = self.adjacency.tocsc()
+            cols = self._by_column[:, changed]
+            delta = using[changed].astype(np.float32) - self._using[changed]
+            self._ties += cols @ delta
+            self._weighted += cols @ (self.weights[changed] * delta).astype(np.float64)
+            np.putmask(self._weighted, self._ties == 0, 0.0)
+        self._using = using.copy()
+        return self._ties, self._weighted
