@@ -32,6 +32,7 @@ import scipy.sparse as sp
 from mesa.agentset import AgentSet
 
 from sim.agents import Organisation, Staff, Unit
+from sim.arrays import count_bundles
 from sim.mechanisms import (
     adoption,
     awareness,
@@ -49,7 +50,7 @@ from sim.outcomes.recorder import Recorder
 from sim.population import draw_staff_traits
 from sim.rng import stream
 from sim.scenario import Scenario, Strategy
-from sim.state import TRYING, State, count_bundles
+from sim.state import TRYING, State
 from sim.world import World, build_world
 
 
@@ -75,7 +76,7 @@ class ImplementationModel(mesa.Model):
         self.par: dict[str, Any] = scenario.parameters
         w = self.world
         n_units, n_b = self.pop.n_units, len(w.bundles)
-        self.state = State.initial(self.pop.n_staff, n_b, w.element_baseline)
+        self.state = State.initial(self.pop.n_staff, n_b, w.performed.baseline)
         # Copies of what turnover and interventions change; the shared world stays untouched.
         self.openness = self.pop.staff_openness.copy()
         self.threshold = self.pop.staff_threshold.copy()
@@ -239,11 +240,11 @@ class ImplementationModel(mesa.Model):
         self.unit_context[:] = (par["beta_capacity"] * eff_cap)[:, None]
 
         # 1. turnover
-        leavers = self.draw("turnover", (n,)) < self._p_leave
-        if leavers.any():
-            turnover_mech.replace_leavers(st, leavers, w.element_baseline)
+        leavers = turnover_mech.draw_leavers(self.stream("turnover"), n, self._p_leave)
+        if len(leavers):
+            turnover_mech.replace_leavers(st, leavers, w.performed)
             rng = self.stream("turnover:traits")
-            op, th = draw_staff_traits(rng, par, int(leavers.sum()))
+            op, th = draw_staff_traits(rng, par, len(leavers))
             self.openness[leavers], self.threshold[leavers] = op, th
             shift = par["beta_openness"] * (op - self.pop.staff_openness[leavers])
             self.log_ctx[leavers] = w.log_ctx[leavers] + shift[:, None]

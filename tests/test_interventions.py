@@ -272,8 +272,8 @@ def expect_reminders(runs: dict[str, list[Run]]) -> None:
     def nonuser_fidelity(run: Run, units: np.ndarray | None = None) -> float:
         w, st = run.world, run.model.state
         non_users = w.eligible[:, 0] & ~st.using()[:, 0]
-        performed = w.performs[non_users][:, w.element_bundle == 0]
-        return float(st.fidelity[non_users][:, w.element_bundle == 0][performed].mean())
+        pairs = w.performed
+        return float(st.fidelity[(pairs.bundle == 0) & non_users[pairs.staff]].mean())
 
     assert_raises(paired(runs, "reminders", nonuser_fidelity), 0.02,
                   "reminders → fidelity of non-users")
@@ -446,15 +446,14 @@ def test_nothing_happens_or_is_charged_before_launch(kind):
     world = build_world(sc, 2)
     model = ImplementationModel(sc, "late", seed=2, world=world)
     b = sc.bundle_names.index(OTHER)
-    cols = world.element_bundle == b
+    pairs = world.performed.bundle == b
     for _ in range(LAUNCH - 1):
         model.step()
     st = model.state
     assert model.cost.sum() == 0 and sum(model.cost_by_intervention.values()) == 0
     assert (st.stage[:, b] == UNAWARE).all()
     assert (st.knowledge[:, b] == 0).all()
-    baseline = np.broadcast_to(world.element_baseline[cols], (world.pop.n_staff, cols.sum()))
-    np.testing.assert_array_equal(st.fidelity[:, cols], baseline)
+    np.testing.assert_array_equal(st.fidelity[pairs], world.performed.baseline[pairs])
     assert (model.adjacency != world.adjacency).nnz == 0  # no collaborative ties
     assert (model.capacity == 0).all()  # no capacity from (internal) facilitation
     assert not model.implemented[:, b].any()

@@ -97,6 +97,9 @@ class TestAwareness:
         # Word of mouth only: 1 - (1 - wom)^ties.
         np.testing.assert_allclose(awareness.awareness_probability(0.0, 0.5, ties),
                                    [0.0, 0.5, 1 - 0.5**5])
+        # Certain word of mouth: any using tie makes one aware.
+        np.testing.assert_array_equal(awareness.awareness_probability(0.1, 1.0, ties),
+                                      [0.1, 1.0, 1.0])
 
     def test_only_unaware_and_eligible_are_candidates(self) -> None:
         stage = np.tile(ALL_STAGES, 2)
@@ -412,9 +415,12 @@ def fid_update(f: list[float], baseline: list[float], using: list[bool], knowled
 def update(fid: np.ndarray, baseline: np.ndarray, performs: np.ndarray, using: np.ndarray,
            knowledge: np.ndarray, support: np.ndarray, element_bundle: np.ndarray, gain: float,
            decay: float, complexity: np.ndarray) -> None:
+    """Update an (N, E) fidelity matrix in place through the pair layout the model uses."""
     pairs = fidelity.PerformedPairs.of(performs, element_bundle, baseline, using.shape[1],
                                        np.zeros(len(fid), np.intp), 1)
-    fidelity.update_fidelity(fid, pairs, using, knowledge, support, gain, decay, complexity)
+    vec = fid[pairs.staff, pairs.element]
+    fidelity.update_fidelity(vec, pairs, using, knowledge, support, gain, decay, complexity)
+    fid[pairs.staff, pairs.element] = vec
 
 
 class TestFidelity:
@@ -424,7 +430,7 @@ class TestFidelity:
         fid = f32([[0.2, 0.6, 0.9], [0.9, 0.4, 0.7], [0.5, 0.5, 0.5]])
         pairs = fidelity.PerformedPairs.of(performs, np.array([0, 0, 1]), f32([0.1] * 3), 2,
                                            np.zeros(3, np.intp), 1)
-        out = fidelity.staff_fidelity(fid, pairs)
+        out = fidelity.staff_fidelity(fid[performs], pairs)  # row-major order = pair order
         np.testing.assert_allclose(out, [[0.4, 0.0], [0.4, 0.7], [0.0, 0.0]], rtol=1e-6)
         assert out.dtype == np.float32
 
@@ -432,20 +438,26 @@ class TestFidelity:
         performs = np.array([[True, False, True], [False, True, False]])
         pairs = fidelity.PerformedPairs.of(performs, np.array([0, 1, 1]), f32([0.1, 0.2, 0.3]),
                                            2, np.array([1, 0]), 2)
-        np.testing.assert_array_equal(pairs.flat, [0, 2, 4])
+        np.testing.assert_array_equal(pairs.staff, [0, 0, 1])
+        np.testing.assert_array_equal(pairs.element, [0, 2, 1])
         np.testing.assert_array_equal(pairs.staff_bundle, [0, 1, 3])
         np.testing.assert_array_equal(pairs.baseline, f32([0.1, 0.3, 0.2]))
-        np.testing.assert_array_equal(pairs.unit_element, [3, 5, 1])
+        np.testing.assert_array_equal(pairs.unit_sum.toarray() @ [1, 2, 4],
+                                      [0, 4, 0, 1, 0, 2])  # (unit, element) cells
         np.testing.assert_array_equal(pairs.per_unit_element, [[0, 1, 0], [1, 0, 1]])
         np.testing.assert_array_equal(pairs.per_staff_bundle, [[1, 1], [0, 1]])
+        np.testing.assert_array_equal(pairs.of_staff(np.array([1])), [2])
+        np.testing.assert_array_equal(pairs.of_staff(np.array([True, True])), [0, 1, 2])
+        matrix = pairs.as_matrix(f32([0.5, 0.6, 0.7]), 3)
+        np.testing.assert_array_equal(matrix, f32([[0.5, np.nan, 0.6], [np.nan, 0.7, np.nan]]))
 
-    def test_non_contiguous_fidelity_is_refused(self) -> None:
-        fid = np.asfortranarray(f32([[0.2, 0.3], [0.4, 0.5]]))
-        pairs = fidelity.PerformedPairs.of(np.ones((2, 2), bool), np.arange(2), f32([0, 0]), 2,
+    def test_lift_closes_the_gap_for_the_chosen_staff_on_one_bundle(self) -> None:
+        performs = np.array([[True, True, True], [True, False, True]])
+        pairs = fidelity.PerformedPairs.of(performs, np.array([0, 0, 1]), f32([0.2] * 3), 2,
                                            np.zeros(2, np.intp), 1)
-        with pytest.raises(ValueError, match="contiguous"):
-            fidelity.update_fidelity(fid, pairs, np.ones((2, 2), bool), f32(np.zeros((2, 2))),
-                                     f32(np.zeros((2, 2))), 0.1, 0.1, f32([0, 0]))
+        fid = f32([0.2, 0.6, 0.2, 0.0, 0.2])
+        fidelity.lift(fid, pairs, np.array([False, True]), 0, 0.5)
+        np.testing.assert_allclose(fid, [0.2, 0.6, 0.2, 0.5, 0.2])  # staff 1, element 0 only
 
     def test_users_gain_and_drift(self) -> None:
         # rate = 0.1·(0.3 + 0.7·0.5)·(1 − 0.4/2) = 0.052; up = 0.052·(1 − 0.4); down = 0.05·0.2
@@ -513,20 +525,42 @@ class TestTurnover:
         assert turnover.weekly_rate(0.0) == 0.0
         assert turnover.weekly_rate(1.0) == 1.0
 
+    def test_draw_leavers_is_one_bernoulli_per_position(self) -> None:
+        rng = np.random.default_rng(4)
+        n, p, weeks = 2000, 0.01, 400
+        hits = np.zeros(n)
+        counts = []
+        for _ in range(weeks):
+            idx = turnover.draw_leavers(rng, n, p)
+            assert np.all(np.diff(idx) > 0)  # sorted, no position twice
+            hits[idx] += 1
+            counts.append(len(idx))
+        # weekly count: binomial(n, p) mean and variance
+        assert abs(np.mean(counts) - n * p) < 4 * math.sqrt(n * p * (1 - p) / weeks)
+        assert np.var(counts, ddof=1) == pytest.approx(n * p * (1 - p), rel=0.25)
+        # every position equally likely: per-position totals are binomial(weeks, p)
+        assert hits.var() == pytest.approx(weeks * p * (1 - p), rel=0.15)
+        assert len(turnover.draw_leavers(rng, n, 0.0)) == 0
+        np.testing.assert_array_equal(turnover.draw_leavers(rng, 5, 1.0), np.arange(5))
+
     def test_replace_leavers_resets_only_leavers(self) -> None:
         baseline = f32([0.2, 0.5, 0.7])
-        st = State.initial(4, 2, baseline)
+        performs = np.ones((4, 3), bool)
+        pairs = fidelity.PerformedPairs.of(performs, np.array([0, 0, 1]), baseline, 2,
+                                           np.zeros(4, np.intp), 1)
+        st = State.initial(4, 2, pairs.baseline)
         st.stage[:] = [[TRYING, ROUTINE], [ROUTINE, AWARE], [ABANDONED, TRYING], [AWARE, AWARE]]
         st.knowledge[:] = 0.9
         st.fidelity[:] = 0.95
         leavers = np.array([False, True, False, True])
-        turnover.replace_leavers(st, leavers, baseline)
+        turnover.replace_leavers(st, np.flatnonzero(leavers), pairs)
         np.testing.assert_array_equal(st.stage, [[TRYING, ROUTINE], [UNAWARE, UNAWARE],
                                                  [ABANDONED, TRYING], [UNAWARE, UNAWARE]])
         np.testing.assert_array_equal(st.knowledge[leavers], 0.0)
         np.testing.assert_array_equal(st.knowledge[~leavers], f32(0.9))
-        np.testing.assert_array_equal(st.fidelity[leavers], np.tile(baseline, (2, 1)))
-        np.testing.assert_array_equal(st.fidelity[~leavers], f32(0.95))
+        matrix = pairs.as_matrix(st.fidelity, 3)
+        np.testing.assert_array_equal(matrix[leavers], np.tile(baseline, (2, 1)))
+        np.testing.assert_array_equal(matrix[~leavers], f32(0.95))
 
 
 # =================================================================================================
@@ -540,7 +574,7 @@ class TestCollective:
         performs = np.array([[1, 0], [1, 0], [0, 1], [1, 0], [0, 0], [0, 0]], bool)
         pairs = fidelity.PerformedPairs.of(performs, np.array([0, 1]), f32([0.1, 0.1]), 2,
                                            pop.staff_unit, pop.n_units)
-        perf, count = collective.unit_performance(fid, pairs)
+        perf, count = collective.unit_performance(fid[performs], pairs)
         expected = np.array([[0.4, 0.3], [0.5, np.nan], [np.nan, np.nan]])
         np.testing.assert_allclose(perf, expected, rtol=1e-6)  # NaN positions must match too
         np.testing.assert_array_equal(count, [[2, 1], [1, 0], [0, 0]])
@@ -923,10 +957,5 @@ class TestFacilitation:
         model.step()
         np.testing.assert_array_equal(model.state.fidelity, np.float32(0.9))
         model.step()  # support over: drifts halfway back to baseline
-        base = model.world.element_baseline
-        performs = model.world.performs
-        assert performs.any() and not performs.all()
-        expected = np.broadcast_to(0.9 - 0.5 * (0.9 - base), performs.shape)
-        np.testing.assert_allclose(model.state.fidelity[performs], expected[performs], rtol=1e-6)
-        # elements a person does not perform are never read and do not change
-        np.testing.assert_array_equal(model.state.fidelity[~performs], np.float32(0.9))
+        base = model.world.performed.baseline
+        np.testing.assert_allclose(model.state.fidelity, 0.9 - 0.5 * (0.9 - base), rtol=1e-6)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sim.interventions.base import Intervention
+from sim.mechanisms import fidelity
 from sim.params import P, ParamSet
 
 if TYPE_CHECKING:
@@ -43,10 +44,7 @@ class Reminders(Intervention):
         st, w = model.state, model.world
         staff = self.staff
         for b in bundles:
-            cols = w.element_bundle == b
-            f = st.fidelity[:, cols]
-            lift = self.pars["prompt_gain"] * (1.0 - f) * w.performs[:, cols]
-            st.fidelity[:, cols] = f + lift * staff[:, None]
+            fidelity.lift(st.fidelity, w.performed, staff, b, self.pars["prompt_gain"])
         cost = self.pars["cost_per_unit_week"] * self.units.sum()
         if week == self.start_week or not getattr(self, "_set_up", False):
             cost += self.pars["setup_cost"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sim.interventions.base import Intervention
+from sim.mechanisms import fidelity
 from sim.params import P, ParamSet
 from sim.state import ABANDONED, AWARE, UNAWARE
 
@@ -68,10 +69,7 @@ class Training(Intervention):
             k = st.knowledge[trainees, b]
             st.knowledge[trainees, b] = k + self.pars["knowledge_gain"] * (1.0 - k)
             if self.pars["skill_gain"]:
-                cols = w.element_bundle == b
-                f = st.fidelity[:, cols]
-                lift = self.pars["skill_gain"] * (1.0 - f) * w.performs[:, cols]
-                st.fidelity[:, cols] = f + lift * trainees[:, None]
+                fidelity.lift(st.fidelity, w.performed, trainees, b, self.pars["skill_gain"])
             model.add_cost(self.name, int(b), self.pars["cost_per_trainee"] * trainees.sum())
 
 

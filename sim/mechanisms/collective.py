@@ -23,11 +23,10 @@ def unit_performance(fidelity: np.ndarray,
                      pairs: PerformedPairs) -> tuple[np.ndarray, np.ndarray]:
     """(U, E) mean fidelity over performing staff, and (U, E) count of performing staff.
 
-    One pass over the performed (staff, element) ``pairs``.
+    ``fidelity`` is per performed pair (P,); one sparse pass sums it into (unit, element) cells.
     """
     count = pairs.per_unit_element
-    total = np.bincount(pairs.unit_element, weights=fidelity.reshape(-1)[pairs.flat],
-                        minlength=count.size).reshape(count.shape)
+    total = (pairs.unit_sum @ fidelity).reshape(count.shape)
     with np.errstate(invalid="ignore", divide="ignore"):
         perf = np.where(count > 0, total / np.maximum(count, 1), np.nan)
     return perf.astype(np.float32), count

@@ -6,10 +6,9 @@ fidelity each week, ``fidelity_gain · (0.3 + 0.7 · knowledge) · (1 − comple
 the element's baseline at ``fidelity_decay · (1 − support)``: without reinforcement (reminders,
 feedback, supervision) fidelity decays.
 
-Only elements a person performs change: the others stay at their baseline and are never read
-(unit performance and a person's mean fidelity average over performers only). The update
-therefore runs over the performed (staff, element) pairs, about a third of the (N, E) array in the
-built-in scenarios, gathered once per week into one short vector.
+Fidelity exists only where somebody performs an element: the state holds one number per performed
+(staff, element) pair (:class:`PerformedPairs`, about a third of staff × elements in the built-in
+scenarios), so the weekly update and the sums over units and people run over one short vector.
 """
 
 from __future__ import annotations
@@ -17,42 +16,62 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
+
+from sim.arrays import concat_ranges
 
 
 @dataclass(frozen=True)
 class PerformedPairs:
-    """The (staff, element) pairs somebody performs, as flat indices into the state arrays."""
+    """The (staff, element) pairs somebody performs, in staff-major order, and their indices."""
 
-    flat: np.ndarray  # (P,) index into the (N, E) fidelity array, raveled
-    staff_bundle: np.ndarray  # (P,) index into (N, B) arrays, raveled
-    staff: np.ndarray  # (P,) staff index
+    staff: np.ndarray  # (P,) staff index (non-decreasing)
     element: np.ndarray  # (P,) element index
+    bundle: np.ndarray  # (P,) bundle of the element
+    staff_bundle: np.ndarray  # (P,) index into (N, B) arrays, raveled
     baseline: np.ndarray  # (P,) float32 baseline fidelity of the element
+    staff_start: np.ndarray  # (N + 1,) the pairs of staff i are staff_start[i]:staff_start[i+1]
     per_staff_bundle: np.ndarray  # (N, B) float32: elements of the bundle the person performs
-    unit_element: np.ndarray  # (P,) index into (U, E) arrays, raveled
+    unit_sum: sp.csr_matrix  # (U·E, P): sums pairs into (unit, element) cells
     per_unit_element: np.ndarray  # (U, E) int: staff of the unit who perform the element
 
     @classmethod
     def of(cls, performs: np.ndarray, element_bundle: np.ndarray, baseline: np.ndarray,
            n_bundles: int, staff_unit: np.ndarray, n_units: int) -> PerformedPairs:
-        """Index the ``True`` entries of the (N, E) ``performs`` mask (row-major order)."""
+        """Index the ``True`` entries of the (N, E) ``performs`` mask."""
         n, n_e = performs.shape
-        flat = np.flatnonzero(performs)
-        staff, element = np.divmod(flat, n_e)
-        staff_bundle = staff * n_bundles + np.asarray(element_bundle)[element]
-        per = np.bincount(staff_bundle, minlength=n * n_bundles)
-        unit_element = np.asarray(staff_unit)[staff] * n_e + element
-        per_unit = np.bincount(unit_element, minlength=n_units * n_e).reshape(n_units, n_e)
-        return cls(flat=flat, staff_bundle=staff_bundle, staff=staff, element=element,
+        staff, element = np.nonzero(performs)
+        bundle = np.asarray(element_bundle)[element]
+        staff_bundle = staff * n_bundles + bundle
+        per = np.bincount(staff_bundle, minlength=n * n_bundles).reshape(n, n_bundles)
+        cell = np.asarray(staff_unit)[staff] * n_e + element
+        unit_sum = sp.csr_matrix((np.ones(len(staff), np.float32), (cell, np.arange(len(staff)))),
+                                 shape=(n_units * n_e, len(staff)))
+        return cls(staff=staff, element=element, bundle=bundle, staff_bundle=staff_bundle,
                    baseline=np.asarray(baseline, np.float32)[element],
-                   per_staff_bundle=per.reshape(-1, n_bundles).astype(np.float32),
-                   unit_element=unit_element, per_unit_element=per_unit)
+                   staff_start=np.concatenate([[0], np.cumsum(performs.sum(axis=1))]),
+                   per_staff_bundle=per.astype(np.float32), unit_sum=unit_sum,
+                   per_unit_element=np.bincount(cell, minlength=n_units * n_e).reshape(n_units,
+                                                                                        n_e))
+
+    def of_staff(self, staff: np.ndarray) -> np.ndarray:
+        """Indices of the pairs of the given staff (an index array or an (N,) bool mask)."""
+        staff = np.flatnonzero(staff) if staff.dtype == bool else np.asarray(staff)
+        start = self.staff_start[staff]
+        return concat_ranges(start, self.staff_start[staff + 1] - start)
+
+    def as_matrix(self, values: np.ndarray, n_elements: int,
+                  fill: float = np.nan) -> np.ndarray:
+        """(N, E) view for people: pair ``values`` in place, ``fill`` where nobody performs."""
+        out = np.full((len(self.staff_start) - 1, n_elements), fill, np.float32)
+        out[self.staff, self.element] = values
+        return out
 
 
 def update_fidelity(fidelity: np.ndarray, pairs: PerformedPairs, using: np.ndarray,
                     knowledge: np.ndarray, support: np.ndarray, gain: float, decay: float,
                     complexity: np.ndarray) -> None:
-    """Update the (N, E) C-contiguous ``fidelity`` in place, on the performed ``pairs`` only.
+    """Update the (P,) pair ``fidelity`` in place.
 
     ``using``, ``knowledge`` and ``support`` are per staff × bundle (N, B) and ``complexity`` per
     bundle (B,): rates are computed once per staff × bundle and gathered to the pairs.
@@ -60,20 +79,26 @@ def update_fidelity(fidelity: np.ndarray, pairs: PerformedPairs, using: np.ndarr
     rate = gain * (0.3 + 0.7 * knowledge) * (1.0 - 0.5 * complexity)
     rate *= using
     down = decay * (1.0 - support)
-    if not fidelity.flags.c_contiguous:
-        raise ValueError("fidelity must be C-contiguous: it is updated through a flat view")
-    flat = fidelity.reshape(-1)
-    f = flat[pairs.flat]
-    step = rate.reshape(-1)[pairs.staff_bundle] * (1.0 - f)
-    step -= down.reshape(-1)[pairs.staff_bundle] * (f - pairs.baseline)
-    f += step
-    np.clip(f, 0.0, 1.0, out=f)
-    flat[pairs.flat] = f
+    step = rate.reshape(-1)[pairs.staff_bundle]
+    step *= 1.0 - fidelity
+    step -= down.reshape(-1)[pairs.staff_bundle] * (fidelity - pairs.baseline)
+    fidelity += step
+    np.clip(fidelity, 0.0, 1.0, out=fidelity)
 
 
 def staff_fidelity(fidelity: np.ndarray, pairs: PerformedPairs) -> np.ndarray:
     """(N, B) each person's mean fidelity over the elements of a bundle they perform (0 if none)."""
     n, b = pairs.per_staff_bundle.shape
-    total = np.bincount(pairs.staff_bundle, weights=fidelity.reshape(-1)[pairs.flat],
-                        minlength=n * b).reshape(n, b)
+    total = np.bincount(pairs.staff_bundle, weights=fidelity, minlength=n * b).reshape(n, b)
     return (total / np.maximum(pairs.per_staff_bundle, 1.0)).astype(np.float32)
+
+
+def lift(fidelity: np.ndarray, pairs: PerformedPairs, staff: np.ndarray, bundle: int,
+         gain: float) -> None:
+    """Close ``gain`` of the gap to full fidelity on ``bundle``'s elements for ``staff`` (mask).
+
+    How training (skill) and reminders (prompts) act on practice.
+    """
+    sel = np.flatnonzero((pairs.bundle == bundle) & staff[pairs.staff])
+    f = fidelity[sel]
+    fidelity[sel] = f + gain * (1.0 - f)

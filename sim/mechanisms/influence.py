@@ -16,7 +16,7 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
-from sim.state import any_bundle
+from sim.arrays import any_bundle, concat_ranges
 
 
 def leader_weights(degree: np.ndarray, share: float, weight: float) -> np.ndarray:
@@ -98,14 +98,29 @@ class NeighbourSums:
             changed = np.flatnonzero(any_bundle(using != self._using))
         if self._using is None or len(changed) > self.full_share * len(using):
             ties, weighted = neighbour_sums(self.adjacency, using, self.weights)
-            self._ties, self._weighted = ties, weighted.astype(np.float64)
+            # own C-ordered arrays: the incremental update writes through flat views
+            self._ties = np.ascontiguousarray(ties)
+            self._weighted = np.ascontiguousarray(weighted, dtype=np.float64)
         elif len(changed):
-            if self._by_column is None:
-                self._by_column = self.adjacency.tocsc()
-            cols = self._by_column[:, changed]
-            delta = using[changed].astype(np.float32) - self._using[changed]
-            self._ties += cols @ delta
-            self._weighted += cols @ (self.weights[changed] * delta).astype(np.float64)
-            np.putmask(self._weighted, self._ties == 0, 0.0)
+            self._add_columns(changed, using[changed].astype(np.float32) - self._using[changed])
         self._using = using.copy()
         return self._ties, self._weighted
+
+    def _add_columns(self, changed: np.ndarray, delta: np.ndarray) -> None:
+        """Add ``A[:, changed] · delta`` to the sums, reading the columns' entries directly."""
+        if self._by_column is None:
+            self._by_column = self.adjacency.tocsc()
+        indptr, indices = self._by_column.indptr, self._by_column.indices
+        start, length = indptr[changed], indptr[changed + 1] - indptr[changed]
+        entry = concat_ranges(start, length)  # the changed columns' entries
+        if len(entry) == 0:
+            return
+        n_b = delta.shape[1]
+        cell = (indices[entry].astype(np.intp)[:, None] * n_b + np.arange(n_b)).reshape(-1)
+        which = np.repeat(np.arange(len(changed)), length)
+        tie = self._by_column.data[entry][:, None]  # 1 in a binary network
+        np.add.at(self._ties.reshape(-1), cell, (delta[which] * tie).reshape(-1))
+        weighted = (self.weights[changed] * delta)[which] * tie
+        np.add.at(self._weighted.reshape(-1), cell, weighted.reshape(-1).astype(np.float64))
+        nobody = cell[self._ties.reshape(-1)[cell] == 0]
+        self._weighted.reshape(-1)[nobody] = 0.0

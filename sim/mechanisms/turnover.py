@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.mechanisms.fidelity import PerformedPairs
 from sim.state import UNAWARE, State
 
 
@@ -17,8 +18,19 @@ def weekly_rate(annual: float) -> float:
     return 1.0 - (1.0 - annual) ** (1.0 / 52.0)
 
 
-def replace_leavers(state: State, leavers: np.ndarray, baseline: np.ndarray) -> None:
-    """Reset the state of positions whose holder left (``leavers`` is an (N,) bool mask)."""
+def draw_leavers(rng: np.random.Generator, n: int, p_leave: float) -> np.ndarray:
+    """Sorted indices of this week's leavers among ``n`` positions, each leaving with ``p_leave``.
+
+    Drawn as a binomial count and a uniform choice of that many positions: the same distribution
+    as one Bernoulli draw per position, at the cost of the leavers only.
+    """
+    k = rng.binomial(n, p_leave)
+    return np.sort(rng.choice(n, size=k, replace=False))
+
+
+def replace_leavers(state: State, leavers: np.ndarray, pairs: PerformedPairs) -> None:
+    """Reset the state of positions whose holder left (``leavers``: indices or an (N,) mask)."""
     state.stage[leavers] = UNAWARE
     state.knowledge[leavers] = 0.0
-    state.fidelity[leavers] = baseline
+    mine = pairs.of_staff(leavers)
+    state.fidelity[mine] = pairs.baseline[mine]
