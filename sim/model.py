@@ -286,9 +286,6 @@ class ImplementationModel(mesa.Model):
             adoption.start_trying(st.stage, idx, hazard, self.draw("adoption", (len(idx),)))
 
         # 5. abandonment, then routinisation
-        # (routinisation reads each person's fidelity as it was before anybody abandoned)
-        staff_fid = (fidelity.staff_fidelity(st.fidelity, w.performed)
-                     if (st.stage == TRYING).any() else None)
         idx = sustainment.users(st.stage)
         if len(idx):
             rows, cols = np.divmod(idx, n_b)
@@ -301,7 +298,8 @@ class ImplementationModel(mesa.Model):
             sustainment.abandon(st.stage, idx, ab, self.draw("abandon", (len(idx),)))
         idx = sustainment.trying(st.stage)
         if len(idx):
-            sustainment.routinise(st.stage, idx, par["p_routinise"], staff_fid.reshape(-1)[idx],
+            sustainment.routinise(st.stage, idx, par["p_routinise"],
+                                  fidelity.staff_fidelity(st.fidelity, w.performed, idx),
                                   self.draw("routinise", (len(idx),)))
 
         # 6. knowledge

@@ -430,9 +430,13 @@ class TestFidelity:
         fid = f32([[0.2, 0.6, 0.9], [0.9, 0.4, 0.7], [0.5, 0.5, 0.5]])
         pairs = fidelity.PerformedPairs.of(performs, np.array([0, 0, 1]), f32([0.1] * 3), 2,
                                            np.zeros(3, np.intp), 1)
-        out = fidelity.staff_fidelity(fid[performs], pairs)  # row-major order = pair order
-        np.testing.assert_allclose(out, [[0.4, 0.0], [0.4, 0.7], [0.0, 0.0]], rtol=1e-6)
+        everyone = np.arange(6)  # flat (staff, bundle) entries
+        out = fidelity.staff_fidelity(fid[performs], pairs, everyone)  # row-major = pair order
+        np.testing.assert_allclose(out, [0.4, 0.0, 0.4, 0.7, 0.0, 0.0], rtol=1e-6)
         assert out.dtype == np.float32
+        some = np.array([3, 0])  # any order, any subset
+        np.testing.assert_allclose(fidelity.staff_fidelity(fid[performs], pairs, some),
+                                   [0.7, 0.4], rtol=1e-6)
 
     def test_performed_pairs_index_the_performed_entries(self) -> None:
         performs = np.array([[True, False, True], [False, True, False]])
@@ -446,6 +450,7 @@ class TestFidelity:
                                       [0, 4, 0, 1, 0, 2])  # (unit, element) cells
         np.testing.assert_array_equal(pairs.per_unit_element, [[0, 1, 0], [1, 0, 1]])
         np.testing.assert_array_equal(pairs.per_staff_bundle, [[1, 1], [0, 1]])
+        np.testing.assert_array_equal(pairs.before_in_staff, [[0, 1], [0, 0]])
         np.testing.assert_array_equal(pairs.of_staff(np.array([1])), [2])
         np.testing.assert_array_equal(pairs.of_staff(np.array([True, True])), [0, 1, 2])
         matrix = pairs.as_matrix(f32([0.5, 0.6, 0.7]), 3)

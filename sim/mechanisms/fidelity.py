@@ -31,14 +31,20 @@ class PerformedPairs:
     staff_bundle: np.ndarray  # (P,) index into (N, B) arrays, raveled
     baseline: np.ndarray  # (P,) float32 baseline fidelity of the element
     staff_start: np.ndarray  # (N + 1,) the pairs of staff i are staff_start[i]:staff_start[i+1]
-    per_staff_bundle: np.ndarray  # (N, B) float32: elements of the bundle the person performs
+    per_staff_bundle: np.ndarray  # (N, B) int: elements of the bundle the person performs
+    before_in_staff: np.ndarray  # (N, B) int: the person's pairs of earlier bundles
     unit_sum: sp.csr_matrix  # (U·E, P): sums pairs into (unit, element) cells
     per_unit_element: np.ndarray  # (U, E) int: staff of the unit who perform the element
 
     @classmethod
     def of(cls, performs: np.ndarray, element_bundle: np.ndarray, baseline: np.ndarray,
            n_bundles: int, staff_unit: np.ndarray, n_units: int) -> PerformedPairs:
-        """Index the ``True`` entries of the (N, E) ``performs`` mask."""
+        """Index the ``True`` entries of the (N, E) ``performs`` mask.
+
+        Elements must be grouped by bundle, so a person's pairs of one bundle are contiguous.
+        """
+        if np.any(np.diff(element_bundle) < 0):
+            raise ValueError("elements must be grouped by bundle (element_bundle non-decreasing)")
         n, n_e = performs.shape
         staff, element = np.nonzero(performs)
         bundle = np.asarray(element_bundle)[element]
@@ -50,7 +56,8 @@ class PerformedPairs:
         return cls(staff=staff, element=element, bundle=bundle, staff_bundle=staff_bundle,
                    baseline=np.asarray(baseline, np.float32)[element],
                    staff_start=np.concatenate([[0], np.cumsum(performs.sum(axis=1))]),
-                   per_staff_bundle=per.astype(np.float32), unit_sum=unit_sum,
+                   per_staff_bundle=per, before_in_staff=np.cumsum(per, axis=1) - per,
+                   unit_sum=unit_sum,
                    per_unit_element=np.bincount(cell, minlength=n_units * n_e).reshape(n_units,
                                                                                         n_e))
 
@@ -86,11 +93,19 @@ def update_fidelity(fidelity: np.ndarray, pairs: PerformedPairs, using: np.ndarr
     np.clip(fidelity, 0.0, 1.0, out=fidelity)
 
 
-def staff_fidelity(fidelity: np.ndarray, pairs: PerformedPairs) -> np.ndarray:
-    """(N, B) each person's mean fidelity over the elements of a bundle they perform (0 if none)."""
-    n, b = pairs.per_staff_bundle.shape
-    total = np.bincount(pairs.staff_bundle, weights=fidelity, minlength=n * b).reshape(n, b)
-    return (total / np.maximum(pairs.per_staff_bundle, 1.0)).astype(np.float32)
+def staff_fidelity(fidelity: np.ndarray, pairs: PerformedPairs, entries: np.ndarray) -> np.ndarray:
+    """Mean fidelity of each (staff, bundle) entry over the bundle's elements the person performs.
+
+    ``entries`` are flat indices into (N, B); the result is 0 where the person performs none.
+    Reads only those entries' pairs (a person's pairs of one bundle are contiguous).
+    """
+    n_pairs = pairs.per_staff_bundle.reshape(-1)[entries].astype(np.intp)
+    start = pairs.staff_start[entries // pairs.per_staff_bundle.shape[1]]
+    start = start + pairs.before_in_staff.reshape(-1)[entries]
+    owner = np.repeat(np.arange(len(entries)), n_pairs)
+    total = np.bincount(owner, weights=fidelity[concat_ranges(start, n_pairs)],
+                        minlength=len(entries))
+    return (total / np.maximum(n_pairs, 1)).astype(np.float32)
 
 
 def lift(fidelity: np.ndarray, pairs: PerformedPairs, staff: np.ndarray, bundle: int,
