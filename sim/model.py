@@ -309,7 +309,7 @@ class ImplementationModel(mesa.Model):
 
         # 7. fidelity
         fidelity.update_fidelity(st.fidelity, w.performed, using, st.knowledge,
-                                 self.unit_support[unit], par["fidelity_gain"],
+                                 self.unit_support, par["fidelity_gain"],
                                  par["fidelity_decay"], self._complexity)
 
         # 8. compliance, learning transfer, harm, recording

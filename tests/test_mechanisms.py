@@ -415,9 +415,12 @@ def fid_update(f: list[float], baseline: list[float], using: list[bool], knowled
 def update(fid: np.ndarray, baseline: np.ndarray, performs: np.ndarray, using: np.ndarray,
            knowledge: np.ndarray, support: np.ndarray, element_bundle: np.ndarray, gain: float,
            decay: float, complexity: np.ndarray) -> None:
-    """Update an (N, E) fidelity matrix in place through the pair layout the model uses."""
+    """Update an (N, E) fidelity matrix in place through the pair layout the model uses.
+
+    Each person is in a unit of their own, so per-unit support is per-person support.
+    """
     pairs = fidelity.PerformedPairs.of(performs, element_bundle, baseline, using.shape[1],
-                                       np.zeros(len(fid), np.intp), 1)
+                                       np.arange(len(fid)), len(fid))
     vec = fid[pairs.staff, pairs.element]
     fidelity.update_fidelity(vec, pairs, using, knowledge, support, gain, decay, complexity)
     fid[pairs.staff, pairs.element] = vec
@@ -445,6 +448,7 @@ class TestFidelity:
         np.testing.assert_array_equal(pairs.staff, [0, 0, 1])
         np.testing.assert_array_equal(pairs.element, [0, 2, 1])
         np.testing.assert_array_equal(pairs.staff_bundle, [0, 1, 3])
+        np.testing.assert_array_equal(pairs.unit_bundle, [2, 3, 1])  # staff 0 is in unit 1
         np.testing.assert_array_equal(pairs.baseline, f32([0.1, 0.3, 0.2]))
         np.testing.assert_array_equal(pairs.unit_sum.toarray() @ [1, 2, 4],
                                       [0, 4, 0, 1, 0, 2])  # (unit, element) cells

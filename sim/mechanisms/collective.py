@@ -40,8 +40,10 @@ def effective_performance(perf: np.ndarray, pathways: sp.csr_matrix,
     out = perf.copy()
     sub = perf[:, cross]
     applicable = ~np.isnan(sub)
-    partner_sum = pathways @ np.where(applicable, sub, 0.0)
-    partner_n = pathways @ applicable.astype(np.float32)
+    k = sub.shape[1]  # both sums in one pass over the pathways
+    both = pathways @ np.concatenate([np.where(applicable, sub, 0.0), applicable], axis=1,
+                                     dtype=np.float32)
+    partner_sum, partner_n = both[:, :k], both[:, k:]
     with np.errstate(invalid="ignore", divide="ignore"):
         partner = np.where(partner_n > 0, partner_sum / np.maximum(partner_n, 1e-12), np.nan)
     out[:, cross] = sub * partner

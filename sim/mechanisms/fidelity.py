@@ -29,6 +29,7 @@ class PerformedPairs:
     element: np.ndarray  # (P,) element index
     bundle: np.ndarray  # (P,) bundle of the element
     staff_bundle: np.ndarray  # (P,) index into (N, B) arrays, raveled
+    unit_bundle: np.ndarray  # (P,) index into (U, B) arrays, raveled
     baseline: np.ndarray  # (P,) float32 baseline fidelity of the element
     staff_start: np.ndarray  # (N + 1,) the pairs of staff i are staff_start[i]:staff_start[i+1]
     per_staff_bundle: np.ndarray  # (N, B) int: elements of the bundle the person performs
@@ -50,10 +51,12 @@ class PerformedPairs:
         bundle = np.asarray(element_bundle)[element]
         staff_bundle = staff * n_bundles + bundle
         per = np.bincount(staff_bundle, minlength=n * n_bundles).reshape(n, n_bundles)
-        cell = np.asarray(staff_unit)[staff] * n_e + element
+        unit = np.asarray(staff_unit)[staff]
+        cell = unit * n_e + element
         unit_sum = sp.csr_matrix((np.ones(len(staff), np.float32), (cell, np.arange(len(staff)))),
                                  shape=(n_units * n_e, len(staff)))
         return cls(staff=staff, element=element, bundle=bundle, staff_bundle=staff_bundle,
+                   unit_bundle=unit * n_bundles + bundle,
                    baseline=np.asarray(baseline, np.float32)[element],
                    staff_start=np.concatenate([[0], np.cumsum(performs.sum(axis=1))]),
                    per_staff_bundle=per, before_in_staff=np.cumsum(per, axis=1) - per,
@@ -76,19 +79,20 @@ class PerformedPairs:
 
 
 def update_fidelity(fidelity: np.ndarray, pairs: PerformedPairs, using: np.ndarray,
-                    knowledge: np.ndarray, support: np.ndarray, gain: float, decay: float,
+                    knowledge: np.ndarray, unit_support: np.ndarray, gain: float, decay: float,
                     complexity: np.ndarray) -> None:
     """Update the (P,) pair ``fidelity`` in place.
 
-    ``using``, ``knowledge`` and ``support`` are per staff × bundle (N, B) and ``complexity`` per
-    bundle (B,): rates are computed once per staff × bundle and gathered to the pairs.
+    ``using`` and ``knowledge`` are per staff × bundle (N, B), ``unit_support`` per unit × bundle
+    (U, B) (support is given to units) and ``complexity`` per bundle (B,): rates are computed once
+    per staff or unit × bundle and gathered to the pairs.
     """
     rate = gain * (0.3 + 0.7 * knowledge) * (1.0 - 0.5 * complexity)
     rate *= using
-    down = decay * (1.0 - support)
+    down = decay * (1.0 - unit_support)
     step = rate.reshape(-1)[pairs.staff_bundle]
     step *= 1.0 - fidelity
-    step -= down.reshape(-1)[pairs.staff_bundle] * (fidelity - pairs.baseline)
+    step -= down.reshape(-1)[pairs.unit_bundle] * (fidelity - pairs.baseline)
     fidelity += step
     np.clip(fidelity, 0.0, 1.0, out=fidelity)
 
