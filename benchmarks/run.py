@@ -52,6 +52,7 @@ def _measure(path: str | None, weeks: int | None, queue: mp.Queue) -> None:
     t4 = time.perf_counter()
     queue.put({"staff": world.pop.n_staff, "bundles": len(sc.bundles),
                "elements": int(world.performs.shape[1]), "ties": int(world.adjacency.nnz),
+               "pairs": len(world.performed.staff),
                "weeks": sc.weeks, "build": t1 - t0, "init": t2 - t1, "run": t3 - t2,
                "table": t4 - t3, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
                / 1024})
@@ -109,13 +110,20 @@ def copy_bandwidth() -> float:
     return 2 * src.nbytes / best / 1e9
 
 
-def minimal_bytes_per_step(n: int, b: int, e: int, ties: int) -> float:
-    """Bytes a week must at least read and write: every state array once each way, the network
-    once, and the week's random draws."""
-    state = n * b * (1 + 4) * 2 + n * e * 4 * 2  # stage, knowledge; fidelity
-    network = ties * 4 + n * 4 + n * b * 4 * 2  # CSR indices + row pointers, using in, sums out
-    draws = 4 * n * b * 4 + n * 4  # four (N, B) uniform draws and the turnover draw
-    return state + network + draws
+def minimal_bytes_per_step(n: int, b: int, pairs: int) -> float:
+    """Bytes a week must at least read and write with this design.
+
+    Every state array once each way (stage and knowledge per staff × bundle, fidelity per
+    performed pair), the pairs' two gather indices and baselines once, the carried neighbour sums
+    (float32 counts, float64 weighted) once each way, and one uniform draw per staff × bundle (each
+    rule draws only for the entries it applies to, which together are at most all of them). The
+    network itself is read only where someone's use changed, which is left out.
+    """
+    state = n * b * (1 + 4) * 2 + pairs * 4 * 2
+    indices = pairs * (8 + 8 + 4)
+    sums = n * b * (4 + 8) * 2
+    draws = n * b * 4
+    return state + indices + sums + draws
 
 
 def main() -> None:
@@ -168,8 +176,7 @@ def main() -> None:
     if "national" in results:
         r = results["national"]
         bw = copy_bandwidth()
-        need = minimal_bytes_per_step(int(r["staff"]), int(r["bundles"]), int(r["elements"]),
-                                      int(r["ties"]))
+        need = minimal_bytes_per_step(int(r["staff"]), int(r["bundles"]), int(r["pairs"]))
         bound_ms = need / (bw * 1e9) * 1000
         print(f"\nnational step: {need / 1e6:.0f} MB must be touched; copy bandwidth {bw:.1f} GB/s "
               f"→ bound {bound_ms:.1f} ms/step; measured {r['per_step_ms']:.1f} ms/step "

@@ -110,6 +110,11 @@ class ImplementationModel(mesa.Model):
         self._streams: dict[str, np.random.Generator] = {}
         self._p_leave = turnover_mech.weekly_rate(self.par["turnover_annual"])
         self._complexity = np.array([b.complexity for b in w.bundles], np.float32)
+        # flat (staff, bundle) entry → its staff member, and its (unit, bundle) cell: a lookup
+        # is cheaper than integer division on the hot path
+        self._entry_staff = np.repeat(np.arange(self.pop.n_staff, dtype=np.int32), n_b)
+        self._entry_unit_cell = (self.pop.staff_unit.astype(np.int32)[:, None] * n_b
+                                 + np.arange(n_b, dtype=np.int32)).reshape(-1)
         self.interventions = scenario.build_interventions(strategy)
         for iv in self.interventions:
             iv.setup(self)
@@ -229,7 +234,7 @@ class ImplementationModel(mesa.Model):
         """Simulate one week (the order is the module docstring's)."""
         w, st, par = self.world, self.state, self.par
         st.week += 1
-        n, n_b = self.pop.n_staff, len(w.bundles)
+        n = self.pop.n_staff
         self.launched = np.array([lw is not None and st.week >= lw for lw in self.launch_week])
         self.unit_support.fill(0.0)
         self.unit_boost.fill(0.0)
@@ -252,7 +257,6 @@ class ImplementationModel(mesa.Model):
         # 2. interventions (only on launched bundles: see Intervention.bundles_now)
         for iv in self.interventions:
             iv.apply(self, st.week)
-        unit = self.pop.staff_unit
         eligible = w.eligible & self.launched[None, :]
         # Steps 3-5 work on flat indices of the (staff, bundle) entries a rule applies to: the
         # hazards and draws are computed only there, which late in a run is a fraction of N × B.
@@ -262,25 +266,25 @@ class ImplementationModel(mesa.Model):
         using_ties, weighted_using = self._neighbour_sums(using)
         idx = awareness.candidates(st.stage, eligible)
         if len(idx):
-            rows, cols = np.divmod(idx, n_b)
             prob = awareness.awareness_probability(par["p_awareness"], par["p_word_of_mouth"],
                                                    using_ties.reshape(-1)[idx])
             if self.unit_awareness.any():  # interventions that tell people (independent channel)
-                prob = 1.0 - (1.0 - prob) * (1.0 - self.unit_awareness[unit[rows], cols])
+                told = self.unit_awareness.reshape(-1)[self._unit_cell(idx)]
+                prob = 1.0 - (1.0 - prob) * (1.0 - told)
             awareness.become_aware(st.stage, idx, prob, self.draw("awareness", (len(idx),)))
 
         # 4. adoption
         idx = adoption.candidates(st.stage)
         if len(idx):
-            rows, cols = np.divmod(idx, n_b)
+            rows, cell = self._entry_staff[idx], self._unit_cell(idx)
             expo = influence.weighted_share(weighted_using.reshape(-1)[idx],
                                             self.weight_total.reshape(-1)[idx])
             infl = influence.influence_hazard(expo[:, None], par["q_imitation"],
                                               par["contagion"], self.threshold[rows])[:, 0]
             trying_now = count_bundles(st.stage == TRYING)  # the aware are not trying
             load = par["beta_concurrent"] * trying_now[rows]
-            ctx = (self.log_ctx.reshape(-1)[idx] + self.unit_context[unit[rows], cols]
-                   + self.unit_boost[unit[rows], cols] - load)
+            ctx = (self.log_ctx.reshape(-1)[idx] + self.unit_context.reshape(-1)[cell]
+                   + self.unit_boost.reshape(-1)[cell] - load)
             hazard = adoption.adoption_hazard(ctx, par["p_innovation"], par["beta_knowledge"],
                                               st.knowledge.reshape(-1)[idx], infl)
             adoption.start_trying(st.stage, idx, hazard, self.draw("adoption", (len(idx),)))
@@ -288,11 +292,11 @@ class ImplementationModel(mesa.Model):
         # 5. abandonment, then routinisation
         idx = sustainment.users(st.stage)
         if len(idx):
-            rows, cols = np.divmod(idx, n_b)
+            cell = self._unit_cell(idx)
             ab = sustainment.abandonment_hazard(
                 st.stage.reshape(-1)[idx],
-                self.log_ctx.reshape(-1)[idx] + self.unit_context[unit[rows], cols],
-                self.unit_support[unit[rows], cols], par["p_abandon"],
+                self.log_ctx.reshape(-1)[idx] + self.unit_context.reshape(-1)[cell],
+                self.unit_support.reshape(-1)[cell], par["p_abandon"],
                 par["routine_protection"])
             ab[self.protected.reshape(-1)[idx]] = 0.0
             sustainment.abandon(st.stage, idx, ab, self.draw("abandon", (len(idx),)))
@@ -322,6 +326,10 @@ class ImplementationModel(mesa.Model):
         self.harm_expected += events.sum(axis=0)
         self.harm_averted += (self._baseline_harm - events).sum(axis=0)
         self._record()
+
+    def _unit_cell(self, idx: np.ndarray) -> np.ndarray:
+        """Flat (unit, bundle) indices of flat (staff, bundle) indices: unit levers per entry."""
+        return self._entry_unit_cell[idx]
 
     def _measure(self) -> None:
         """Compute unit compliance and mean fidelity for this week."""

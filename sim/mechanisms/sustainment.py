@@ -35,8 +35,13 @@ def users(stage: np.ndarray) -> np.ndarray:
 def abandonment_hazard(stage: np.ndarray, log_ctx: np.ndarray, support: np.ndarray,
                        p_abandon: float, routine_protection: float) -> np.ndarray:
     """(N, B) weekly chance that a user drops the bundle."""
-    protect = np.where(stage == ROUTINE, 1.0 - routine_protection, 1.0)
-    return np.minimum(1.0, p_abandon * np.exp(-log_ctx) * (1.0 - support) * protect)
+    dtype = np.result_type(log_ctx, support)  # float32 in the model: no float64 temporaries
+    protect = np.where(stage == ROUTINE, dtype.type(1.0 - routine_protection), dtype.type(1.0))
+    hazard = np.exp(-log_ctx)
+    hazard *= p_abandon
+    hazard *= 1.0 - support
+    hazard *= protect
+    return np.minimum(hazard, 1.0, out=hazard)
 
 
 def abandon(stage: np.ndarray, idx: np.ndarray, hazard: np.ndarray, u: np.ndarray) -> None:

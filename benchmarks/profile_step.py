@@ -1,0 +1,64 @@
+"""Where a week's time goes: a profile of the model step, per function, in ms per step.
+
+    python benchmarks/profile_step.py                              # default catchment
+    python benchmarks/profile_step.py experiments/national.toml   # national, 4 bundles
+    python benchmarks/profile_step.py experiments/national.toml --bundles 1 \
+        --strategy "no extra support"                              # as the reference compares
+
+Runs ``--warmup`` weeks first (so adoption is under way, as in most of a run), then profiles
+``--weeks`` more with cProfile and prints the functions with the most own time, and the
+mechanism and step functions with their total (cumulative) time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import time
+
+from sim.model import ImplementationModel
+from sim.scenario import load_scenario
+from sim.world import build_world
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("scenario", nargs="?", default=None)
+    parser.add_argument("--strategy", default="training + facilitation")
+    parser.add_argument("--bundles", type=int, default=None, help="keep only the first N")
+    parser.add_argument("--warmup", type=int, default=100)
+    parser.add_argument("--weeks", type=int, default=40)
+    parser.add_argument("--top", type=int, default=20)
+    args = parser.parse_args()
+    sc = load_scenario(args.scenario)
+    if args.bundles:
+        sc.bundles = sc.bundles[:args.bundles]
+    sc.weeks = args.warmup + args.weeks
+    world = build_world(sc, sc.seed)
+    model = ImplementationModel(sc, args.strategy, sc.seed, world)
+    for _ in range(args.warmup):
+        model.step()
+    profile = cProfile.Profile()
+    t0 = time.perf_counter()
+    profile.enable()
+    for _ in range(args.weeks):
+        model.step()
+    profile.disable()
+    per_step = (time.perf_counter() - t0) / args.weeks * 1000
+    print(f"{world.pop.n_staff:,} staff, {len(sc.bundles)} bundles, "
+          f"{len(world.performed.staff):,} performed pairs: {per_step:.1f} ms/step "
+          f"(weeks {args.warmup + 1}-{args.warmup + args.weeks}, under the profiler)\n")
+    stats = pstats.Stats(profile)
+    rows = []
+    for (path, _, name), (_, calls, own, total, _) in stats.stats.items():
+        where = path.split("/sim/")[-1] if "/sim/" in path else name
+        rows.append((own, total, calls, f"{where}:{name}" if "/sim/" in path else name))
+    print(f"{'own ms/step':>12s} {'total ms/step':>14s} {'calls/step':>11s}  function")
+    for own, total, calls, label in sorted(rows, reverse=True)[:args.top]:
+        print(f"{own / args.weeks * 1000:12.2f} {total / args.weeks * 1000:14.2f} "
+              f"{calls / args.weeks:11.1f}  {label}")
+
+
+if __name__ == "__main__":
+    main()
