@@ -259,7 +259,13 @@ class ImplementationModel(mesa.Model):
             iv.apply(self, st.week)
         eligible = w.eligible & self.launched[None, :]
         # Steps 3-5 work on flat indices of the (staff, bundle) entries a rule applies to: the
-        # hazards and draws are computed only there, which late in a run is a fraction of N × B.
+        # hazards are computed only there, which late in a run is a fraction of N × B. The draws
+        # are made for every entry whatever the state, so draw (i, b) of a week serves the same
+        # purpose in every strategy (common random numbers: paired strategy comparisons).
+        shape = (n, len(w.bundles))
+        u_awareness, u_adoption, u_abandon, u_routinise = (
+            self.draw(name, shape).reshape(-1)
+            for name in ("awareness", "adoption", "abandon", "routinise"))
 
         # 3. awareness (from colleagues using at the start of the week)
         using = st.using() & eligible
@@ -271,7 +277,7 @@ class ImplementationModel(mesa.Model):
             if self.unit_awareness.any():  # interventions that tell people (independent channel)
                 told = self.unit_awareness.reshape(-1)[self._unit_cell(idx)]
                 prob = 1.0 - (1.0 - prob) * (1.0 - told)
-            awareness.become_aware(st.stage, idx, prob, self.draw("awareness", (len(idx),)))
+            awareness.become_aware(st.stage, idx, prob, u_awareness[idx])
 
         # 4. adoption
         idx = adoption.candidates(st.stage)
@@ -287,7 +293,7 @@ class ImplementationModel(mesa.Model):
                    + self.unit_boost.reshape(-1)[cell] - load)
             hazard = adoption.adoption_hazard(ctx, par["p_innovation"], par["beta_knowledge"],
                                               st.knowledge.reshape(-1)[idx], infl)
-            adoption.start_trying(st.stage, idx, hazard, self.draw("adoption", (len(idx),)))
+            adoption.start_trying(st.stage, idx, hazard, u_adoption[idx])
 
         # 5. abandonment, then routinisation
         idx = sustainment.users(st.stage)
@@ -299,12 +305,12 @@ class ImplementationModel(mesa.Model):
                 self.unit_support.reshape(-1)[cell], par["p_abandon"],
                 par["routine_protection"])
             ab[self.protected.reshape(-1)[idx]] = 0.0
-            sustainment.abandon(st.stage, idx, ab, self.draw("abandon", (len(idx),)))
+            sustainment.abandon(st.stage, idx, ab, u_abandon[idx])
         idx = sustainment.trying(st.stage)
         if len(idx):
             sustainment.routinise(st.stage, idx, par["p_routinise"],
                                   fidelity.staff_fidelity(st.fidelity, w.performed, idx),
-                                  self.draw("routinise", (len(idx),)))
+                                  u_routinise[idx])
 
         # 6. knowledge
         using = st.using()

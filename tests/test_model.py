@@ -235,6 +235,32 @@ def test_strategies_share_world_and_do_not_disturb_each_other(tmp_path):
     pd.testing.assert_frame_equal(none_both, none_one)
 
 
+def test_common_random_numbers_support_for_one_bundle_leaves_an_independent_one_identical(
+        tmp_path):
+    """Draw (i, b) of a week serves the same purpose in every strategy: when nothing couples the
+    bundles (no concurrency load, no learning transfer), training on bundle 1 changes bundle 1
+    but leaves bundle 0's every stage, week by week, exactly as without it."""
+    sc = make(tmp_path, weeks=40,
+              bundles=["antibiotic_stewardship", "medication_reconciliation"],
+              parameters={"beta_concurrent": 0.0, "beta_capacity": 0.0,
+                          "turnover_annual": 0.3, "p_innovation": 0.01},
+              strategies=[{"name": "none"},
+                          {"name": "train 1", "interventions": [
+                              {"type": "training", "start_week": 2, "interval_weeks": 4,
+                               "coverage": 0.8, "bundles": ["medication_reconciliation"]}]}])
+    world = build_world(sc, 6)
+    none = ImplementationModel(sc, "none", seed=6, world=world)
+    train = ImplementationModel(sc, "train 1", seed=6, world=world)
+    differs = 0
+    for _ in range(sc.weeks):
+        none.step()
+        train.step()
+        np.testing.assert_array_equal(none.state.stage[:, 0], train.state.stage[:, 0])
+        differs += (none.state.stage[:, 1] != train.state.stage[:, 1]).sum()
+    assert differs > 0  # the training did act on bundle 1
+    assert (none.state.stage[:, 0] >= TRYING).any()  # and bundle 0 moved on its own
+
+
 def test_adding_an_intervention_keeps_the_world(tmp_path):
     sc = make(tmp_path, weeks=5, strategies=[
         {"name": "a"}, {"name": "b", "interventions": [{"type": "training"}]}])
