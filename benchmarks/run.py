@@ -7,7 +7,8 @@ For the default catchment and the national scenario (one strategy, "training + f
 world build time, model run time, time per step, staff-bundle-steps per second and peak memory
 (each measured in a fresh process, median of ``--repeats``). For a batch of catchment runs:
 runs per second with 1 and 2 Dask workers. Against the per-agent Mesa reference
-(``reference_mesa.py``) on the catchment network with one bundle: the speed ratio. Finally, how
+(``reference_mesa.py``), one bundle on the catchment and on the national network: the speed
+ratio, in all (build + run) and per step. Where the time goes: ``profile_step.py``. Finally, how
 close a national step is to the memory-bandwidth bound: the bytes a step must at least touch
 divided by the measured copy bandwidth of this machine.
 """
@@ -75,8 +76,9 @@ def measure(path: str | None, repeats: int, weeks: int | None = None) -> dict:
     return out
 
 
-def reference_ratio(weeks: int, path: str | None = None) -> tuple[float, float, int]:
-    """Seconds for the vectorised model and the per-agent reference, one bundle, same world."""
+def reference_ratio(weeks: int, path: str | None = None) -> dict[str, float]:
+    """Seconds to build and to run the vectorised model and the per-agent reference, one bundle,
+    same world (the world itself is built once, outside the timings)."""
     from reference_mesa import ReferenceModel
 
     from sim.model import ImplementationModel
@@ -89,13 +91,17 @@ def reference_ratio(weeks: int, path: str | None = None) -> tuple[float, float, 
     sc.weeks = weeks
     world = build_world(sc, 1)
     t0 = time.perf_counter()
-    ImplementationModel(sc, seed=1, world=world).run()
-    vec = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    model = ImplementationModel(sc, seed=1, world=world)
+    t1 = time.perf_counter()
+    model.run()
+    t2 = time.perf_counter()
     ref = ReferenceModel(world, sc.parameters, 0, 1)
+    t3 = time.perf_counter()
     for _ in range(weeks):
         ref.step()
-    return vec, time.perf_counter() - t0, world.pop.n_staff
+    t4 = time.perf_counter()
+    return {"staff": world.pop.n_staff, "vec_build": t1 - t0, "vec_run": t2 - t1,
+            "ref_build": t3 - t2, "ref_run": t4 - t3}
 
 
 def copy_bandwidth() -> float:
@@ -168,11 +174,14 @@ def main() -> None:
     refs = [("catchment", None, args.reference_weeks)]
     if not args.quick:
         refs.append(("national", str(ROOT / "experiments" / "national.toml"), 10))
+    print("per-agent Mesa reference vs vectorised model, one bundle, same world and rules:")
     for label, path, weeks in refs:
-        vec, ref, n = reference_ratio(weeks, path)
-        print(f"per-agent Mesa reference vs vectorised, one bundle, {label} ({n:,} staff), "
-              f"{weeks} weeks: reference {ref:.2f} s, vectorised {vec:.3f} s, "
-              f"{ref / vec:.0f}× faster")
+        r = reference_ratio(weeks, path)
+        vec, ref = r["vec_build"] + r["vec_run"], r["ref_build"] + r["ref_run"]
+        print(f"  {label} ({int(r['staff']):,} staff), {weeks} weeks: reference {ref:.2f} s "
+              f"(build {r['ref_build']:.2f}), vectorised {vec:.3f} s (build "
+              f"{r['vec_build']:.3f}): {ref / vec:.0f}× faster in all, "
+              f"{r['ref_run'] / r['vec_run']:.0f}× per step")
     if "national" in results:
         r = results["national"]
         bw = copy_bandwidth()
