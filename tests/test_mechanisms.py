@@ -135,6 +135,15 @@ class TestAwareness:
         assert knowledge.dtype == np.float32
         np.testing.assert_allclose(knowledge, expected, rtol=1e-6)
 
+    @pytest.mark.parametrize("lbd,decay", [(0.05, 0.0), (0.1, 0.02), (0.9, 0.5), (1.0, 1.0)])
+    def test_knowledge_stays_in_unit_interval(self, lbd: float, decay: float) -> None:
+        rng = np.random.default_rng(1)
+        near_one = f32(1.0) - rng.random(5000, dtype=np.float32) * f32(1e-6)
+        knowledge = np.concatenate([near_one, rng.random(5000, dtype=np.float32)]).reshape(-1, 2)
+        for _ in range(50):
+            awareness.update_knowledge(knowledge, rng.random(knowledge.shape) < 0.7, lbd, decay)
+            assert knowledge.max() <= 1.0 and knowledge.min() >= 0.0
+
     def test_update_knowledge_switched_off_is_exact_no_op(self) -> None:
         knowledge = f32([[0.3, 0.7]])
         before = knowledge.copy()

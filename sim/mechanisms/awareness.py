@@ -40,5 +40,13 @@ def become_aware(stage: np.ndarray, idx: np.ndarray, prob: np.ndarray, u: np.nda
 def update_knowledge(knowledge: np.ndarray, using: np.ndarray, learning_by_doing: float,
                      decay: float) -> None:
     """Users close a share of the gap to full knowledge; non-users forget a share of theirs."""
-    gain = learning_by_doing * (1.0 - knowledge)
-    knowledge += np.where(using, gain, -decay * knowledge).astype(knowledge.dtype)
+    # change = using · (λ(1 − k) + δk) − δk: arithmetic on the mask, since np.where (or a masked
+    # ufunc) over an unpredictable mask is several times slower than a multiply
+    kind = knowledge.dtype.type
+    loss = knowledge * kind(decay)
+    change = 1.0 - knowledge
+    change *= kind(learning_by_doing)
+    change += loss
+    change *= using
+    change -= loss
+    knowledge += change

@@ -36,7 +36,8 @@ def abandonment_hazard(stage: np.ndarray, log_ctx: np.ndarray, support: np.ndarr
                        p_abandon: float, routine_protection: float) -> np.ndarray:
     """(N, B) weekly chance that a user drops the bundle."""
     dtype = np.result_type(log_ctx, support)  # float32 in the model: no float64 temporaries
-    protect = np.where(stage == ROUTINE, dtype.type(1.0 - routine_protection), dtype.type(1.0))
+    protect = (stage == ROUTINE) * dtype.type(-routine_protection)  # a multiply, not a where
+    protect += dtype.type(1.0)
     hazard = np.exp(-log_ctx)
     hazard *= p_abandon
     hazard *= 1.0 - support
