@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from sim.errors import InputError
@@ -75,7 +76,8 @@ def run(scenario: Scenario, seed: int, replicate: int = 0,
             world.eligible_per_unit, scenario.parameters["penetration_threshold"],
             scenario.output["unit_level"])
         summaries.append(_label(summarise(model), strategy.name, replicate, seed))
-        series.append(_label(ts, strategy.name, replicate, seed))
+        series.append(_label(ts, _strategy_column(scenario, strategy.name, len(ts)), replicate,
+                             seed))
         for u in spc_idx:
             for b, bundle in enumerate(scenario.bundle_names):
                 rng = stream(seed, f"measurement:spc:{world.pop.unit_name[u]}:{bundle}")
@@ -95,7 +97,17 @@ def run(scenario: Scenario, seed: int, replicate: int = 0,
                      observe.concat(measured))
 
 
-def _label(df: pd.DataFrame, strategy: str, replicate: int, seed: int) -> pd.DataFrame:
+def _strategy_column(scenario: Scenario, name: str, n: int) -> pd.Categorical:
+    """A strategy column as a categorical over the scenario's strategies.
+
+    Cheap to build and to concatenate, unlike repeated strings.
+    """
+    names = [s.name for s in scenario.strategies]
+    return pd.Categorical.from_codes(np.full(n, names.index(name), np.int16), categories=names)
+
+
+def _label(df: pd.DataFrame, strategy: str | pd.Categorical, replicate: int,
+           seed: int) -> pd.DataFrame:
     df.insert(0, "seed", seed)
     df.insert(0, "replicate", replicate)
     df.insert(0, "strategy", strategy)
@@ -103,10 +115,13 @@ def _label(df: pd.DataFrame, strategy: str, replicate: int, seed: int) -> pd.Dat
 
 
 def _tidy(ts: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
-    ts["strategy"] = pd.Categorical(ts["strategy"], categories=[s.name for s in
-                                                               scenario.strategies])
-    ts["bundle"] = pd.Categorical(ts["bundle"].astype(str), categories=scenario.bundle_names)
-    ts["level"] = pd.Categorical(ts["level"].astype(str), categories=["unit", "kind", "system"])
+    """Fixed categories for the text columns (a no-op when they already have them)."""
+    for column, categories in (("strategy", [s.name for s in scenario.strategies]),
+                               ("bundle", scenario.bundle_names),
+                               ("level", ["unit", "kind", "system"])):
+        dtype = pd.CategoricalDtype(categories)
+        if ts[column].dtype != dtype:
+            ts[column] = pd.Categorical(ts[column].astype(str), categories=categories)
     return ts
 
 

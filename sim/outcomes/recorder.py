@@ -55,28 +55,33 @@ class Recorder:
         """
         frames = []
         u = self.users.shape[1]
+        kinds = [k for k in range(len(ORG_KINDS)) if (unit_kind == k).any()]
+        # Text columns are categoricals built from codes over fixed category lists: pandas turns
+        # repeated strings into string arrays slowly, and the lists keep concatenation cheap.
+        entities = [*(unit_names if unit_level else []), *(ORG_KINDS[k] for k in kinds), "all"]
+        if len(set(entities)) < len(entities):  # a unit named like a kind: keep plain text
+            entities = None
+        first = 0
         if unit_level:
             with np.errstate(invalid="ignore", divide="ignore"):
                 adoption = np.where(eligible > 0, self.users / eligible, np.nan)
             pen = np.where(np.isnan(self.compliance), np.nan,
                            (self.compliance >= threshold).astype(np.float32))
-            frames.append(_frame("unit", np.asarray(unit_names, object), self.weeks,
+            frames.append(_frame("unit", list(unit_names), first, entities, self.weeks,
                                  bundle_names, adoption, self.compliance, self.fidelity, pen))
-        kinds = [k for k in range(len(ORG_KINDS)) if (unit_kind == k).any()]
+            first += len(unit_names)
         for k in kinds:
             agg = _aggregate(self, eligible, unit_kind == k, threshold)
-            frames.append(_frame("kind", np.asarray([ORG_KINDS[k]], object), self.weeks,
+            frames.append(_frame("kind", [ORG_KINDS[k]], first, entities, self.weeks,
                                  bundle_names, *(agg[m][:, None, :] for m in METRICS)))
+            first += 1
         agg = _aggregate(self, eligible, np.ones(u, bool), threshold)
-        system = _frame("system", np.asarray(["all"], object), self.weeks, bundle_names,
+        system = _frame("system", ["all"], first, entities, self.weeks, bundle_names,
                         *(agg[m][:, None, :] for m in METRICS))
         system["cost"] = self.cost.reshape(-1)
         system["harm_averted"] = self.harm_averted.reshape(-1)
         frames.append(system)
-        out = pd.concat(frames, ignore_index=True)
-        out["level"] = pd.Categorical(out["level"], categories=list(LEVELS))
-        out["bundle"] = pd.Categorical(out["bundle"], categories=bundle_names)
-        return out
+        return pd.concat(frames, ignore_index=True)
 
 
 def _aggregate(rec: Recorder, eligible: np.ndarray, mask: np.ndarray,
@@ -106,14 +111,23 @@ def _aggregate(rec: Recorder, eligible: np.ndarray, mask: np.ndarray,
             "penetration": penetration}
 
 
-def _frame(level: str, entities: np.ndarray, weeks: list[int], bundles: list[str],
-           *metrics: np.ndarray) -> pd.DataFrame:
-    """Long frame from (T, entities, B) metric arrays."""
+def _frame(level: str, names: list[str], first: int, entities: list[str] | None,
+           weeks: list[int], bundles: list[str], *metrics: np.ndarray) -> pd.DataFrame:
+    """Long frame from (T, entities, B) metric arrays.
+
+    ``names`` are entities ``first``, ``first + 1``, ... of the table's ``entities`` categories
+    (plain text if ``entities`` is None).
+    """
     t, e, b = metrics[0].shape
-    week = np.repeat(np.asarray(weeks, np.int32), e * b)
-    entity = np.tile(np.repeat(entities, b), t)
-    bundle = np.tile(np.asarray(bundles, object), t * e)
-    data = {"week": week, "bundle": bundle, "level": level, "entity": entity}
+    codes = np.tile(np.repeat(np.arange(first, first + e, dtype=np.int32), b), t)
+    entity = (pd.Categorical.from_codes(codes, categories=entities) if entities is not None
+              else np.asarray(names, object)[codes - first])
+    data = {"week": np.repeat(np.asarray(weeks, np.int32), e * b),
+            "bundle": pd.Categorical.from_codes(np.tile(np.arange(b, dtype=np.int32), t * e),
+                                                categories=bundles),
+            "level": pd.Categorical.from_codes(np.full(t * e * b, LEVELS.index(level), np.int8),
+                                               categories=list(LEVELS)),
+            "entity": entity}
     for name, arr in zip(METRICS, metrics, strict=True):
         data[name] = arr.reshape(-1).astype(np.float64)
     return pd.DataFrame(data)
