@@ -152,24 +152,11 @@ def main() -> None:
               f"{r['run']:7.2f} {r['total']:8.2f} {r['per_step_ms']:8.1f} "
               f"{r['sbs_per_s']:21,.0f} {r['peak_mb']:8.0f}")
     if not args.quick:
-        import tempfile
+        from batch_throughput import report, throughput
 
-        from batch_throughput import EXPERIMENT
-
-        from sim.experiment import load_experiment, run_experiment
-
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "batch.toml"
-            path.write_text(EXPERIMENT.format(runs=8))
-            exp = load_experiment(path)
-            times = {}
-            for workers in (1, 2):
-                t0 = time.perf_counter()
-                run_experiment(exp, Path(tmp) / f"w{workers}", workers=workers, quiet=True)
-                times[workers] = time.perf_counter() - t0
-        print(f"\nbatch of 8 catchment runs on Dask: 1 worker {8 / times[1]:.2f} runs/s, "
-              f"2 workers {8 / times[2]:.2f} runs/s, scaling efficiency "
-              f"{times[1] / times[2] / 2:.0%} (wall time incl. cluster start)")
+        runs = 32
+        print(f"\nbatch of {runs} catchment runs (one strategy each):")
+        report(throughput(runs, 1), runs)
     print()
     refs = [("catchment", None, args.reference_weeks)]
     if not args.quick:
