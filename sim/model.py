@@ -23,6 +23,7 @@ users, Mesa tools and visualisation.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cached_property
 from typing import Any
 
 import mesa
@@ -124,10 +125,8 @@ class ImplementationModel(mesa.Model):
         weeks = sorted({*range(0, scenario.weeks + 1, every), scenario.weeks,
                         *sustainability_weeks(self)})
         self.recorder = Recorder(n_units, n_b, weeks)
-        # Mesa agents are made on first access: a batch of runs or a national run needs none.
-        self._organisations: AgentSet | None = None
-        self._units: AgentSet | None = None
-        self._staff: AgentSet | None = None
+        # Mesa agents (organisations, units, staff) are made on first access: a batch of runs
+        # or a national run needs none.
         self._measure()
         self._baseline_harm = harm.expected_events(
             self.census, self._harm_counted, self._harm_rate, self._harm_rr, self.unit_compliance)
@@ -206,30 +205,21 @@ class ImplementationModel(mesa.Model):
             net = CollaborationNetwork(net.n, edges, layer, net.directed)
         return net.to_networkx(self.pop.staff_label)
 
-    @property
+    @cached_property
     def organisations(self) -> AgentSet:
         """Organisations as Mesa agents (created on first access)."""
-        if self._organisations is None:
-            self._organisations = AgentSet(
-                [Organisation(self, i) for i in range(len(self.pop.org_name))],
-                random=self.random)
-        return self._organisations
+        return AgentSet([Organisation(self, i) for i in range(len(self.pop.org_name))],
+                        random=self.random)
 
-    @property
+    @cached_property
     def units(self) -> AgentSet:
         """Units as Mesa agents (created on first access)."""
-        if self._units is None:
-            self._units = AgentSet([Unit(self, i) for i in range(self.pop.n_units)],
-                                   random=self.random)
-        return self._units
+        return AgentSet([Unit(self, i) for i in range(self.pop.n_units)], random=self.random)
 
-    @property
+    @cached_property
     def staff(self) -> AgentSet:
         """Staff as Mesa agents (created on first access: a national run needs none)."""
-        if self._staff is None:
-            self._staff = AgentSet([Staff(self, i) for i in range(self.pop.n_staff)],
-                                   random=self.random)
-        return self._staff
+        return AgentSet([Staff(self, i) for i in range(self.pop.n_staff)], random=self.random)
 
     # --- one week ------------------------------------------------------------------------------
     def step(self) -> None:
