@@ -19,6 +19,7 @@ class Progress:
         self.stream = stream or sys.stderr
         self.done = 0
         self.start = time.monotonic()
+        self._first: tuple[float, int] | None = None  # (time, count) at the first advance
         self._last = 0.0
         self._tty = hasattr(self.stream, "isatty") and self.stream.isatty()
 
@@ -26,6 +27,8 @@ class Progress:
         """Record ``n`` finished items and redraw."""
         self.done += n
         now = time.monotonic()
+        if self._first is None:
+            self._first = (now, self.done)
         if self.quiet:
             return
         if self._tty or now - self._last >= 5.0 or self.done >= self.total:
@@ -37,8 +40,14 @@ class Progress:
 
     def line(self, now: float | None = None) -> str:
         """The current progress line."""
-        elapsed = (now or time.monotonic()) - self.start
-        rate = self.done / elapsed if elapsed > 0 else 0.0
+        now = now or time.monotonic()
+        # The rate counts from the first item on: the first one often carries set-up (building
+        # a world, starting a cluster) that the others do not.
+        if self._first is not None and self.done > self._first[1] and now > self._first[0]:
+            rate = (self.done - self._first[1]) / (now - self._first[0])
+        else:
+            elapsed = now - self.start
+            rate = self.done / elapsed if elapsed > 0 else 0.0
         left = (self.total - self.done) / rate if rate > 0 else float("nan")
         width = 30
         filled = int(width * self.done / max(self.total, 1))
