@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import signal
@@ -28,6 +29,7 @@ from pandas.testing import assert_frame_equal
 
 from sim.cli import main
 from sim.experiment import ResultStore, load_experiment, run_experiment
+from sim.experiment.execute import DaskInterruptNoise
 
 BIN = Path(sys.executable).parent
 IMPLSIM = BIN / "implsim"
@@ -594,3 +596,33 @@ def test_store_records_chunking_and_fingerprint(small):
     runs = ResultStore(ref).runs()
     assert list(runs["chunk"]) == [i // 2 for i in range(12)]
     assert os.path.isfile(ref / "runs.parquet")
+
+
+# --- interrupt noise ---------------------------------------------------------------------------
+
+
+def _record(msg: str, exc: BaseException | None = None) -> logging.LogRecord:
+    info = (type(exc), exc, None) if exc else None
+    return logging.LogRecord("tornado.application", logging.ERROR, __file__, 1, msg, None, info)
+
+
+def test_interrupt_filter_drops_only_the_sync_race_then_everything():
+    noise = DaskInterruptNoise()
+    race = _record("Exception in callback functools.partial(<function sync.<locals>.cancel at "
+                   "0x7f2980a24860>)", NameError("cannot access free variable 'future'"))
+    other = _record("Exception in callback functools.partial(<function f at 0x1>)",
+                    NameError("x"))
+    plain = _record("Couldn't gather keys")
+    assert not noise.filter(race)
+    assert noise.filter(other) and noise.filter(plain)  # real errors still show
+    noise.interrupted = True
+    assert not noise.filter(other) and not noise.filter(plain)
+
+
+def test_interrupt_filter_covers_dask_handlers():
+    handler = logging.StreamHandler()
+    logging.getLogger("distributed").addHandler(handler)
+    try:
+        assert handler in DaskInterruptNoise().handlers()
+    finally:
+        logging.getLogger("distributed").removeHandler(handler)

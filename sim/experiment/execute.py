@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import math
 import os
 from collections.abc import Callable
@@ -72,6 +73,34 @@ def run_chunk(store_root: str, chunk: int, runs: list[Run], experiment: Experime
     return len(runs)
 
 
+class DaskInterruptNoise(logging.Filter):
+    """Keeps an interrupted batch's stderr to implsim's one line.
+
+    Once the user has interrupted, Dask's teardown logging (cancelled keys, closed comms) says
+    nothing they need; and an interrupt that lands early in distributed's ``sync`` makes its
+    ``cancel`` callback fail with a NameError whose traceback tornado logs (a race inside
+    distributed). This filter drops both, and nothing else.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.interrupted = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for records to drop."""
+        if self.interrupted:
+            return False
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(exc, NameError) and "sync.<locals>.cancel" in record.getMessage())
+
+    def handlers(self) -> list[logging.Handler]:
+        """Handlers that print Dask's and tornado's records (and the last-resort one)."""
+        found = [logging.lastResort] if logging.lastResort else []
+        for name in ("", "distributed", "tornado", "tornado.application"):
+            found += [h for h in logging.getLogger(name).handlers if h not in found]
+        return found
+
+
 @dataclass
 class BatchReport:
     """What a call did: runs in total, already done before, and run now."""
@@ -124,6 +153,10 @@ def run_experiment(experiment: Experiment, out: str | Path, *, scheduler: str | 
                                    dashboard_address="127.0.0.1:0", silence_logs=40,
                                    scheduler_kwargs={"dashboard": False})
         client = Client(cluster)
+    noise = DaskInterruptNoise()
+    handlers = noise.handlers()
+    for handler in handlers:
+        handler.addFilter(noise)
     try:
         exp_future = client.scatter(experiment, broadcast=True)
         # Keys name the store too: two batches of one experiment on one scheduler stay apart.
@@ -138,10 +171,16 @@ def run_experiment(experiment: Experiment, out: str | Path, *, scheduler: str | 
             bar.advance(fut.result())
             if on_chunk:
                 on_chunk(futures[fut])
+    except KeyboardInterrupt:
+        noise.interrupted = True  # the filter stays: teardown logs keep coming after we return
+        raise
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+        if not noise.interrupted:
+            for handler in handlers:
+                handler.removeFilter(noise)
     missing = sorted(set(todo) - store.done_chunks(verify=False))
     if missing:  # never report success for chunks that are not in the store
         raise RuntimeError(f"{len(missing)} chunks finished without reaching {store.root} "
