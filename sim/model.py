@@ -84,8 +84,7 @@ class ImplementationModel(mesa.Model):
         self.openness = self.pop.staff_openness.copy()
         self.threshold = self.pop.staff_threshold.copy()
         self.log_ctx = w.log_ctx.copy()
-        n_b_ = len(w.bundles)
-        self.influence_weight = np.repeat(w.leader_weight[:, None], n_b_, axis=1)  # (N, B)
+        self.influence_weight = np.repeat(w.leader_weight[:, None], n_b, axis=1)  # (N, B)
         self.adjacency = w.adjacency
         self.extra_ties: list[tuple[np.ndarray, str]] = []
         self._neighbour_sums = influence.NeighbourSums(self.adjacency, self.influence_weight)
