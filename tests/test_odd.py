@@ -160,13 +160,14 @@ _BLOCK = re.compile(r"<!-- generated: (?P<spec>[^>]*?) -->\n(?P<body>.*?)<!-- en
 
 
 def _param_set(name: str) -> ParamSet:
+    from sim.outcomes.observe import MEASUREMENT
     from sim.scenario import OUTPUT, TOP
 
     if name.startswith("intervention:"):
         return interventions_mod.REGISTRY[name.split(":", 1)[1]].PARAMS
     sets = {"MODEL": params_mod.MODEL, "STRUCTURE": params_mod.STRUCTURE,
             "NETWORK": params_mod.NETWORK, "PATIENTS": params_mod.PATIENTS, "TOP": TOP,
-            "OUTPUT": OUTPUT, "COMMON": interventions_mod.COMMON}
+            "OUTPUT": OUTPUT, "MEASUREMENT": MEASUREMENT, "COMMON": interventions_mod.COMMON}
     return sets[name]
 
 
