@@ -16,7 +16,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sim.errors import InputError
+from sim.errors import InputError, output_dir
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -40,7 +40,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     spc_units = [u.strip() for u in args.spc_units.split(",") if u.strip()] if args.spc_units \
         else []
     check_units(world, spc_units, "--spc-units")
-    out = _output_dir(args.out)
+    out = output_dir(args.out)
 
     bar = Progress(reps * len(scenario.strategies) * scenario.weeks, "weeks simulated",
                    quiet=args.quiet)
@@ -77,17 +77,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"\nwrote {out}/: manifest.json, " + ", ".join(files))
     return 0
 
-
-def _output_dir(path: str) -> Path:
-    """Create the output directory, or fail with one line saying why."""
-    out = Path(path)
-    if out.exists() and not out.is_dir():
-        raise InputError("--out", f"{out} exists and is not a directory")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError("--out", f"cannot create {out}: {exc.strerror}") from None
-    return out
 
 
 def _write_spc(spc, out: Path) -> list[str]:
@@ -261,6 +250,15 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
                  {RESULTS_ENV: str(Path(args.dir).resolve())})
 
 
+def _add_cluster_options(p: argparse.ArgumentParser) -> None:
+    """Where batch runs go: a running scheduler, a local cluster, or this process."""
+    p.add_argument("--scheduler", default=None, metavar="ADDR",
+                   help="address of a running Dask scheduler (default: a local cluster)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="worker processes of the local cluster (default: one per core)")
+    p.add_argument("--serial", action="store_true", help="run in this process without Dask")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     parser = argparse.ArgumentParser(
@@ -281,22 +279,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("experiment", help="run or resume an experiment into a results store")
     p.add_argument("file", help="experiment TOML file")
     p.add_argument("--out", required=True, help="results store directory (resumed if present)")
-    p.add_argument("--scheduler", default=None, metavar="ADDR",
-                   help="address of a running Dask scheduler (default: a local cluster)")
-    p.add_argument("--workers", type=int, default=None,
-                   help="worker processes of the local cluster (default: one per core)")
-    p.add_argument("--serial", action="store_true", help="run in this process without Dask")
+    _add_cluster_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_experiment)
     p = sub.add_parser("sensitivity", help="run or resume a sensitivity analysis (SALib)")
     p.add_argument("file", help="sensitivity-analysis TOML file")
     p.add_argument("--out", required=True,
                    help="output directory (indices, plots; runs in DIR/store, resumed if present)")
-    p.add_argument("--scheduler", default=None, metavar="ADDR",
-                   help="address of a running Dask scheduler (default: a local cluster)")
-    p.add_argument("--workers", type=int, default=None,
-                   help="worker processes of the local cluster (default: one per core)")
-    p.add_argument("--serial", action="store_true", help="run in this process without Dask")
+    _add_cluster_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=_cmd_sensitivity)
     p = sub.add_parser("report", help="tables and plots from a results store")

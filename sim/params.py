@@ -9,7 +9,7 @@ bounds for sensitivity analysis and generate ``docs/parameters.md``.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,10 +112,13 @@ class ParamSet:
         """A dict of every parameter at its default."""
         return {p.name: p.default for p in self.params}
 
-    def resolve(self, table: Mapping[str, Any] | None, where: str) -> dict[str, Any]:
+    def resolve(self, table: Mapping[str, Any] | None, where: str,
+                tables: Iterable[str] = ()) -> dict[str, Any]:
         """Validate a user table against the declarations and fill in defaults.
 
         Unknown keys are errors that list the known ones, so a typo never passes silently.
+        ``tables`` are further keys the caller reads itself (a file's sections): they are
+        allowed and left out of the result.
         """
         if table is None:
             table = {}
@@ -123,7 +126,8 @@ class ParamSet:
             raise InputError(where, f"must be a table of {self.name} values, got {table!r}")
         # "file.toml:" (top level) reads "file.toml: key"; "file.toml: section" reads ".key".
         sep = " " if where.endswith(":") else "."
-        known = set(self.names())
+        own = set(self.names())
+        known = own | set(tables)
         for key in table:
             if key not in known:
                 raise InputError(
@@ -132,7 +136,8 @@ class ParamSet:
                 )
         out = self.defaults()
         for key, value in table.items():
-            out[key] = self[key].validate(value, f"{where}{sep}{key}")
+            if key in own:
+                out[key] = self[key].validate(value, f"{where}{sep}{key}")
         return out
 
 

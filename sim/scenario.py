@@ -53,7 +53,7 @@ OUTPUT = ParamSet(
 
 _SECTIONS = {"parameters": MODEL, "structure": STRUCTURE, "network": NETWORK,
              "patients": PATIENTS, "output": OUTPUT, "measurement": MEASUREMENT}
-_TOP_KEYS = set(TOP.names()) | set(_SECTIONS) | {"bundles", "strategies"}
+_TABLES = (*_SECTIONS, "bundles", "strategies")  # top-level keys besides TOP
 
 
 @dataclass
@@ -167,11 +167,7 @@ class Scenario:
 
 def scenario_from_dict(data: dict[str, Any], path: str, base_dir: Path) -> Scenario:
     """Validate a parsed scenario table."""
-    for key in data:
-        if key not in _TOP_KEYS:
-            raise InputError(f"{path}: {key}",
-                             f"unknown key; known keys are: {', '.join(sorted(_TOP_KEYS))}")
-    top = TOP.resolve({k: v for k, v in data.items() if k in TOP.names()}, f"{path}:")
+    top = TOP.resolve(data, f"{path}:", tables=_TABLES)
     sections = {}
     for name, pset in _SECTIONS.items():
         table = data.get(name, {})

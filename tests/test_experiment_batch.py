@@ -26,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
+from tiny import TINY_STRUCTURE
 
 from sim.cli import main
 from sim.experiment import ResultStore, load_experiment, run_experiment
@@ -43,15 +44,7 @@ replicates = {replicates}
 seed = {seed}
 chunk_size = {chunk_size}
 timeseries = "system"
-
-[overrides.structure]
-wards_per_trust = 2
-mental_health_units_per_trust = 1
-municipalities_per_trust = 1
-nursing_homes_per_municipality = 1
-home_care_teams_per_municipality = 1
-gp_practices_per_municipality = 1
-{extra}
+""" + TINY_STRUCTURE + """{extra}
 [[arms]]
 name = "no extra support"
 strategy = "no extra support"

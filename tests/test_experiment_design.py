@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from tiny import TINY_STRUCTURE
 
 from sim.errors import InputError
 from sim.experiment import ResultStore, load_experiment, run_experiment
@@ -20,15 +21,7 @@ replicates = {replicates}
 seed = 11
 common_random_numbers = {crn}
 chunk_size = 2
-
-[overrides.structure]
-wards_per_trust = 2
-mental_health_units_per_trust = 1
-municipalities_per_trust = 1
-nursing_homes_per_municipality = 1
-home_care_teams_per_municipality = 1
-gp_practices_per_municipality = 1
-
+""" + TINY_STRUCTURE + """
 [[arms]]
 name = "facilitation 0.5"
   [[arms.interventions]]

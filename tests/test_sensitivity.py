@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from tiny import TINY_STRUCTURE
 
 from sim.cli import main
 from sim.errors import InputError
@@ -255,15 +256,6 @@ def test_outputs_average_bundles_per_run_and_undefined_outputs_are_reported(tmp_
 
 
 # --- SA files ------------------------------------------------------------------------------------
-SMALL_STRUCTURE = """
-[overrides.structure]
-wards_per_trust = 2
-mental_health_units_per_trust = 1
-municipalities_per_trust = 1
-nursing_homes_per_municipality = 1
-home_care_teams_per_municipality = 1
-gp_practices_per_municipality = 1
-"""
 
 SMALL_SA = """\
 name = "sa_small"
@@ -289,7 +281,7 @@ outputs = ["compliance", "adoption:antibiotic_stewardship"]
 def write_small(tmp_path: Path, samples: int = 3, chunk_size: int = 0, name="sa.toml") -> Path:
     path = tmp_path / name
     path.write_text(SMALL_SA.format(samples=samples, chunk_size=chunk_size,
-                                    structure=SMALL_STRUCTURE))
+                                    structure=TINY_STRUCTURE))
     return path
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from tiny import TINY_STRUCTURE
 
 pytestmark = pytest.mark.ui
 
@@ -44,15 +45,7 @@ replicates = 3
 seed = 11
 weeks = 40
 chunk_size = 2
-
-[overrides.structure]
-wards_per_trust = 2
-mental_health_units_per_trust = 1
-municipalities_per_trust = 1
-nursing_homes_per_municipality = 1
-home_care_teams_per_municipality = 1
-gp_practices_per_municipality = 1
-
+""" + TINY_STRUCTURE + """
 [[arms]]
 name = "no extra support"
 

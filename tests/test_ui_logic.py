@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from tiny import TINY_STRUCTURE
 
 from sim.cli import main
 from sim.errors import InputError
@@ -40,15 +41,7 @@ replicates = 3
 seed = 5
 weeks = 16
 chunk_size = 3
-
-[overrides.structure]
-wards_per_trust = 2
-mental_health_units_per_trust = 1
-municipalities_per_trust = 1
-nursing_homes_per_municipality = 1
-home_care_teams_per_municipality = 1
-gp_practices_per_municipality = 1
-
+""" + TINY_STRUCTURE + """
 [[arms]]
 name = "none"
 

@@ -41,9 +41,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +52,7 @@ from scipy.special import logsumexp
 
 from sim.calibrate.priors import Prior, log_prior, sample_prior
 from sim.errors import InputError
+from sim.experiment.store import atomic_write_bytes, write_parquet_atomic
 from sim.rng import stream
 
 __all__ = ["ABCResult", "ABCSettings", "Generation", "GenerationStore", "abc_smc",
@@ -124,14 +123,6 @@ def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> floa
     return float(values[order][min(np.searchsorted(cum, q), len(cum) - 1)])
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with tmp.open("wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
 
 class GenerationStore:
     """Finished generations on disk: ``gen-003.parquet`` plus ``gen-003.json`` (written last).
@@ -154,17 +145,13 @@ class GenerationStore:
         df = gen.natural(self.priors)
         for k, p in enumerate(self.priors):
             df[f"internal:{p.name}"] = gen.z[:, k]
-        tmp = table.with_name(f".{table.name}.{uuid.uuid4().hex}.tmp")
-        df.to_parquet(tmp, index=False)
-        with tmp.open("rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, table)
+        write_parquet_atomic(df, table)
         meta = {"generation": gen.index, "epsilon": gen.epsilon, "simulations": gen.simulations,
                 "passed": gen.passed, "accepted": len(gen.weights),
                 "acceptance": gen.acceptance, "ess": gen.ess,
                 "seconds": round(gen.seconds, 3),
                 "sha256": hashlib.sha256(table.read_bytes()).hexdigest()}
-        _write_atomic(record, (json.dumps(meta, indent=1) + "\n").encode())
+        atomic_write_bytes(record, (json.dumps(meta, indent=1) + "\n").encode())
 
     def load(self) -> list[Generation]:
         """The finished generations 0, 1, … (stops at the first one missing)."""

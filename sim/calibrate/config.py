@@ -145,7 +145,7 @@ FIT = ParamSet("fit", "One fitted parameter.", (
     P("true", math.nan, "Known true value (synthetic data): reported and plotted only.",
       low=-1e300, high=1e300),
 ))
-_TOP_KEYS = set(TOP.names()) | {"fixed", "data", "targets", "fit", "abc", "ppc"}
+_TABLES = ("fixed", "data", "targets", "fit", "abc", "ppc")  # besides TOP
 _SECTION_SETS = {"parameters": MODEL, "structure": STRUCTURE, "network": NETWORK,
                  "patients": PATIENTS}
 
@@ -341,11 +341,7 @@ def _target(raw: Any, where: str, data: dict[str, ObservedSeries]) -> Target:
 
 def calibration_from_dict(data: dict[str, Any], path: str, base_dir: Path) -> Calibration:
     """Validate a parsed calibration file, load its data and bind the targets to the model."""
-    for key in data:
-        if key not in _TOP_KEYS:
-            raise InputError(f"{path}: {key}", f"unknown key; known keys are: "
-                             f"{', '.join(sorted(_TOP_KEYS))}")
-    top = TOP.resolve({k: v for k, v in data.items() if k in TOP.names()}, f"{path}:")
+    top = TOP.resolve(data, f"{path}:", tables=_TABLES)
     if not top["scenario"]:
         raise InputError(f"{path}: scenario", "missing: name the scenario file to calibrate")
     if top["scenario"] == "default":

@@ -49,7 +49,7 @@ from sim.calibrate.abc import (
 from sim.calibrate.config import Calibration
 from sim.calibrate.plots import plot_pairs, plot_ppc
 from sim.calibrate.scenario_file import calibrated_scenario
-from sim.errors import InputError
+from sim.errors import InputError, output_dir
 from sim.experiment import ResultStore, experiment_from_dict, run_experiment
 from sim.progress import Progress
 from sim.provenance import code_version, package_versions
@@ -132,9 +132,7 @@ def _executor(scheduler: str | None, workers: int | None) -> Iterator[str | None
 
 def _check_directory(cal: Calibration, out: Path) -> None:
     """Create ``out`` or check that it holds this calibration (same fingerprint)."""
-    if out.exists() and not out.is_dir():
-        raise InputError("--out", f"{out} exists and is not a directory")
-    record = out / "calibration.json"
+    record = output_dir(out) / "calibration.json"
     if record.exists():
         try:
             stored = json.loads(record.read_text()).get("fingerprint")
@@ -146,10 +144,6 @@ def _check_directory(cal: Calibration, out: Path) -> None:
                              "population, quantile or seed changed. Use a new --out, or "
                              "restore the file to continue")
         return
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError("--out", f"cannot create {out}: {exc.strerror}") from None
     record.write_text(json.dumps({"fingerprint": cal.fingerprint(), "file": cal.path,
                                   "created": datetime.now(UTC).isoformat(timespec="seconds")},
                                  indent=1) + "\n")

@@ -71,7 +71,7 @@ TOP = ParamSet("experiment", "Top-level keys of an experiment file.", (
     P("weeks", 0, "Weeks to simulate (0 = the base scenario's).", unit="weeks", low=0,
       high=5200),
 ))
-_TOP_KEYS = set(TOP.names()) | {"overrides", "arms", "design"}
+_TABLES = ("overrides", "arms", "design")  # top-level keys besides TOP
 
 
 @dataclass(frozen=True)
@@ -262,11 +262,7 @@ def design_points(raw: Any, where: str, base_dir: Path) -> list[dict[str, Any]]:
 
 def experiment_from_dict(data: dict[str, Any], path: str, base_dir: Path) -> Experiment:
     """Validate a parsed experiment table."""
-    for key in data:
-        if key not in _TOP_KEYS:
-            raise InputError(f"{path}: {key}", f"unknown key; known keys are: "
-                             f"{', '.join(sorted(_TOP_KEYS))}")
-    settings = TOP.resolve({k: v for k, v in data.items() if k in TOP.names()}, f"{path}:")
+    settings = TOP.resolve(data, f"{path}:", tables=_TABLES)
     ref = settings["scenario"]
     if ref == "default":
         base = load_scenario(None)

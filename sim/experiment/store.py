@@ -42,7 +42,8 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     with tmp.open("wb") as fh:
         fh.write(data)
@@ -117,7 +118,7 @@ class ResultStore:
             "code_version": code_version(),
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
         }
-        _atomic_write_bytes(self.manifest_path,
+        atomic_write_bytes(self.manifest_path,
                             (json.dumps(manifest, indent=2, default=str) + "\n").encode())
         return chunk_size
 
@@ -159,7 +160,7 @@ class ResultStore:
             write_parquet_atomic(tables[name], path)
             entry[name] = {"rows": len(tables[name]), "bytes": path.stat().st_size,
                            "sha256": _sha256(path)}
-        _atomic_write_bytes(self.record(chunk), (json.dumps(entry) + "\n").encode())
+        atomic_write_bytes(self.record(chunk), (json.dumps(entry) + "\n").encode())
 
     def done_chunks(self, verify: bool = True) -> set[int]:
         """Chunks whose done record exists and whose parts match it."""

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.errors import InputError
+from sim.errors import output_dir
 from sim.experiment.execute import BatchReport
 from sim.provenance import code_version, package_versions
 from sim.sensitivity import plots
@@ -62,23 +62,13 @@ def make_evaluator(spec: SASpec, out: Path, **kwargs: Any) -> Evaluator:
     return ModelEvaluator(spec, out / "store", **kwargs)
 
 
-def _output_dir(path: str | Path) -> Path:
-    out = Path(path)
-    if out.exists() and not out.is_dir():
-        raise InputError("--out", f"{out} exists and is not a directory")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError("--out", f"cannot create {out}: {exc.strerror}") from None
-    return out
-
 
 def run_sensitivity(spec: SASpec, out: str | Path, *, scheduler: str | None = None,
                     workers: int | None = None, serial: bool = False, quiet: bool = True,
                     on_chunk: Callable[[int], None] | None = None,
                     command: str = "") -> SAResult:
     """Run (or resume) the analysis described by ``spec`` and write its outputs to ``out``."""
-    out = _output_dir(out)
+    out = output_dir(out)
     problem = spec.problem()
     X = spec.method.sample(problem, spec.samples, spec.seed)
     evaluator = make_evaluator(spec, out, scheduler=scheduler, workers=workers, serial=serial,

@@ -100,8 +100,7 @@ TOP = ParamSet("sensitivity", "Top-level keys of a sensitivity-analysis file.", 
     P("resamples", 1000, "Bootstrap resamples for the confidence intervals.", low=10,
       high=1_000_000),
 ))
-_TABLES = ("factors", "overrides", "arm", "options", "test_function")
-_TOP_KEYS = set(TOP.names()) | set(_TABLES)
+_TABLES = ("factors", "overrides", "arm", "options", "test_function")  # besides TOP
 _MODEL_ONLY = ("scenario", "strategy", "weeks", "arm", "overrides", "chunk_size",
                "common_random_numbers")
 
@@ -444,11 +443,7 @@ def _base_experiment(table: dict[str, Any], path: str, base_dir: Path) -> Experi
 
 def spec_from_dict(data: dict[str, Any], path: str, base_dir: Path) -> SASpec:
     """Validate a parsed SA file."""
-    for key in data:
-        if key not in _TOP_KEYS:
-            raise InputError(f"{path}: {key}", f"unknown key; known keys are: "
-                             f"{', '.join(sorted(_TOP_KEYS))}")
-    settings = TOP.resolve({k: v for k, v in data.items() if k in TOP.names()}, f"{path}:")
+    settings = TOP.resolve(data, f"{path}:", tables=_TABLES)
     tf = None
     if "test_function" in data:
         tf = _test_function(data["test_function"], f"{path}: test_function")
