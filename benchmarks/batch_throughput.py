@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from sim.experiment import load_experiment, run_experiment
+from sim.memory import retain_freed_memory
 
 EXPERIMENT = """
 name = "throughput"
@@ -63,6 +64,7 @@ def report(results: dict[str, float], runs: int) -> None:
 
 
 def main() -> None:
+    retain_freed_memory()  # as the CLI does: week temporaries reuse freed pages
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)

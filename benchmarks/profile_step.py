@@ -17,12 +17,14 @@ import cProfile
 import pstats
 import time
 
+from sim.memory import retain_freed_memory
 from sim.model import ImplementationModel
 from sim.scenario import load_scenario
 from sim.world import build_world
 
 
 def main() -> None:
+    retain_freed_memory()  # as the CLI does: week temporaries reuse freed pages
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("scenario", nargs="?", default=None)
     parser.add_argument("--strategy", default="training + facilitation")

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.memory import retain_freed_memory
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
@@ -36,6 +38,7 @@ def _measure(path: str | None, weeks: int | None, queue: mp.Queue) -> None:
     from sim.scenario import load_scenario
     from sim.world import build_world
 
+    retain_freed_memory()  # a spawned child: set it here, as a worker does
     sc = load_scenario(path)
     if weeks:
         sc.weeks = weeks
@@ -52,7 +55,7 @@ def _measure(path: str | None, weeks: int | None, queue: mp.Queue) -> None:
                          sc.output["unit_level"])
     t4 = time.perf_counter()
     queue.put({"staff": world.pop.n_staff, "bundles": len(sc.bundles),
-               "elements": int(world.performs.shape[1]), "ties": int(world.adjacency.nnz),
+               "elements": len(world.element_bundle), "ties": int(world.adjacency.nnz),
                "pairs": len(world.performed.staff),
                "weeks": sc.weeks, "build": t1 - t0, "init": t2 - t1, "run": t3 - t2,
                "table": t4 - t3, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -133,6 +136,7 @@ def minimal_bytes_per_step(n: int, b: int, pairs: int) -> float:
 
 
 def main() -> None:
+    retain_freed_memory()  # as the CLI does: week temporaries reuse freed pages
     parser = argparse.ArgumentParser(description="implsim benchmarks")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true")

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sim.errors import InputError, output_dir
+from sim.memory import retain_freed_memory
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -329,6 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``implsim`` console script."""
+    retain_freed_memory()  # an entry point owns the process: a week's temporaries reuse pages
     args = build_parser().parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     try:

@@ -44,7 +44,6 @@ from sim.mechanisms import (
     sustainment,
 )
 from sim.mechanisms import turnover as turnover_mech
-from sim.memory import retain_freed_memory
 from sim.networks.network import LAYERS
 from sim.outcomes import harm
 from sim.outcomes.proctor import sustainability_weeks
@@ -63,7 +62,6 @@ class ImplementationModel(mesa.Model):
                  seed: int | None = None, world: World | None = None) -> None:
         seed = scenario.seed if seed is None else int(seed)
         super().__init__(rng=stream(seed, "mesa"))
-        retain_freed_memory()  # the week's temporaries reuse last week's pages
         self.scenario = scenario
         self.seed = seed
         if strategy is None:

@@ -13,11 +13,11 @@ import scipy.sparse as sp
 
 from sim.bundles import Bundle
 from sim.mechanisms.context import log_context
+from sim.mechanisms.culture import apply_culture
 from sim.mechanisms.fidelity import PerformedPairs
 from sim.mechanisms.influence import leader_weights
 from sim.networks.generators import generate_network
 from sim.networks.network import LAYERS, CollaborationNetwork
-from sim.outcomes.culture import apply_culture
 from sim.population import KIND_CODE, ROLE_CODE, Population, generate_catchment
 from sim.scenario import Scenario
 
@@ -34,19 +34,12 @@ class World:
     membership: sp.csr_matrix  # (U, N) unit membership
     pathways: sp.csr_matrix  # (U, U) care-pathway partners across the boundary
     eligible: np.ndarray  # (N, B) bool: bundle applies to this person's setting and role
-    performs: np.ndarray  # (N, E) bool: person performs element e
-    performed: PerformedPairs  # the True entries of ``performs`` as flat indices
+    performed: PerformedPairs  # the (staff, element) pairs somebody performs
     element_bundle: np.ndarray  # (E,) int: bundle of each element
     element_cross: np.ndarray  # (E,) bool: cross-boundary element
-    element_baseline: np.ndarray  # (E,) float32 baseline fidelity
     log_ctx: np.ndarray  # (N, B) static log context multiplier
     unit_degree: np.ndarray  # (U,) mean ties per staff member of the unit
     eligible_per_unit: np.ndarray  # (U, B) eligible staff counts
-
-    @property
-    def leaders(self) -> np.ndarray:
-        """(N,) bool: opinion leaders."""
-        return self.leader_weight > 1.0
 
 
 def _element_tables(bundles: list[Bundle]) -> tuple[np.ndarray, ...]:
@@ -90,10 +83,9 @@ def assemble_world(pop: Population, network: CollaborationNetwork, scenario: Sce
     return World(
         pop=pop, network=network, bundles=scenario.bundles, adjacency=adjacency,
         leader_weight=lw, membership=membership, pathways=pop.pathways(), eligible=elig,
-        performs=performs,
         performed=PerformedPairs.of(performs, eb, base, len(scenario.bundles), pop.staff_unit,
                                     pop.n_units),
-        element_bundle=eb, element_cross=cross, element_baseline=base,
+        element_bundle=eb, element_cross=cross,
         log_ctx=log_context(pop, params, scenario.bundles),
         unit_degree=unit_degree, eligible_per_unit=membership @ elig.astype(np.float32),
     )

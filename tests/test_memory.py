@@ -35,3 +35,21 @@ def test_retained_memory_is_reused_without_page_faults():
     kept = faults("from sim.memory import retain_freed_memory\nassert retain_freed_memory()")
     assert plain > 20 * 1000  # the freed blocks were given back and faulted in afresh
     assert kept < 100
+
+
+MODEL = """
+import sim.memory
+from sim.model import ImplementationModel
+from sim.scenario import load_scenario
+sc = load_scenario(None)
+sc.weeks = 2
+ImplementationModel(sc).run()
+assert not sim.memory._done, "the model changed malloc settings"
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc malloc tuning")
+def test_constructing_and_stepping_a_model_leaves_malloc_untouched():
+    """Only entry points (CLI, workers, benchmarks) tune malloc: a library user's process keeps
+    its own settings, so freed blocks still go back to the OS (and fault in afresh)."""
+    assert faults(MODEL) > 20 * 1000

@@ -23,6 +23,7 @@ import pandas as pd
 
 from sim.experiment.design import Experiment, Run
 from sim.experiment.store import ResultStore
+from sim.memory import retain_freed_memory
 from sim.progress import Progress
 from sim.run import run as run_scenario
 
@@ -61,6 +62,7 @@ def run_one(experiment: Experiment, r: Run) -> tuple[pd.DataFrame, pd.DataFrame]
 
 def run_chunk(store_root: str, chunk: int, runs: list[Run], experiment: Experiment) -> int:
     """Task body: run a chunk and write it to the store (on the worker). Returns runs done."""
+    retain_freed_memory()  # the worker process is ours: keep freed week temporaries
     store = ResultStore(store_root)
     summaries, series = [], []
     for r in runs:
