@@ -5,9 +5,10 @@
     python benchmarks/profile_step.py experiments/national.toml --bundles 1 \
         --strategy "no extra support"                              # as the reference compares
 
-Runs ``--warmup`` weeks first (so adoption is under way, as in most of a run), then profiles
-``--weeks`` more with cProfile and prints the functions with the most own time, and the
-mechanism and step functions with their total (cumulative) time.
+Runs ``--warmup`` weeks first (so adoption is under way, as in most of a run), then times
+``--weeks`` more phase by phase (the model loop's own timer, no profiler: ms per step of each
+phase of ``sim.model.PHASES``), then profiles ``--weeks`` more with cProfile and prints the
+functions with the most own time, with their total (cumulative) time.
 """
 
 from __future__ import annotations
@@ -36,11 +37,25 @@ def main() -> None:
     sc = load_scenario(args.scenario)
     if args.bundles:
         sc.bundles = sc.bundles[:args.bundles]
-    sc.weeks = args.warmup + args.weeks
+    sc.weeks = args.warmup + 2 * args.weeks
     world = build_world(sc, sc.seed)
     model = ImplementationModel(sc, args.strategy, sc.seed, world)
     for _ in range(args.warmup):
         model.step()
+    timer = model.loop.time_phases()
+    t0 = time.perf_counter()
+    for _ in range(args.weeks):
+        model.step()
+    per_step = (time.perf_counter() - t0) / args.weeks * 1000
+    model.loop.timer = None
+    print(f"{world.pop.n_staff:,} staff, {len(sc.bundles)} bundles, "
+          f"{len(world.performed.staff):,} performed pairs: {per_step:.1f} ms/step "
+          f"(weeks {args.warmup + 1}-{args.warmup + args.weeks})\n")
+    print(f"{'ms/step':>8s}  phase")
+    for name, seconds in timer.items():
+        print(f"{seconds / args.weeks * 1000:8.2f}  {name}")
+    rest = per_step - sum(timer.values()) / args.weeks * 1000
+    print(f"{rest:8.2f}  (start of week, data collection)\n")
     profile = cProfile.Profile()
     t0 = time.perf_counter()
     profile.enable()
@@ -50,7 +65,8 @@ def main() -> None:
     per_step = (time.perf_counter() - t0) / args.weeks * 1000
     print(f"{world.pop.n_staff:,} staff, {len(sc.bundles)} bundles, "
           f"{len(world.performed.staff):,} performed pairs: {per_step:.1f} ms/step "
-          f"(weeks {args.warmup + 1}-{args.warmup + args.weeks}, under the profiler)\n")
+          f"(weeks {args.warmup + args.weeks + 1}-{args.warmup + 2 * args.weeks}, under the "
+          "profiler)\n")
     stats = pstats.Stats(profile)
     rows = []
     for (path, _, name), (_, calls, own, total, _) in stats.stats.items():

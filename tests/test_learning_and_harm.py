@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from sim.mechanisms import capacity
+from sim.mechanisms.turnover import weekly_rate
 from sim.model import ImplementationModel
 from sim.outcomes import harm
 from sim.outcomes.proctor import TWELVE_MONTHS, summarise
@@ -148,7 +149,7 @@ def test_turnover_erodes_capacity():
             model.step()
             caps.append(model.capacity.copy())
         caps = np.array(caps)
-        p = model._p_leave
+        p = weekly_rate(turnover)
         assert p > 0
         # Once no unit has a new success, capacity decays by the weekly share of leavers.
         last_success = np.flatnonzero(np.diff(caps, axis=0).max(axis=1) > 0).max() + 1

@@ -913,14 +913,14 @@ class TestTraining:
         np.testing.assert_array_equal(trained[both, 0], trained[both, 1])
 
     def test_training_retrains_lapsed_staff(self, tmp_path: Path) -> None:
+        # Nobody abandons (read-only parameters: set at construction), so the effect of training
+        # is seen.
         model = small_model(tmp_path, [{"type": "training", "start_week": 2, "coverage": 1.0,
-                                        "knowledge_gain": 0.5}])
+                                        "knowledge_gain": 0.5}], {"p_abandon": 0.0})
         model.step()
         elig = model.eligible
         model.state.stage[elig] = ABANDONED
         model.state.knowledge[elig] = 0.5
-        # Stop anybody abandoning again this week so the effect of training is seen.
-        model.par["p_abandon"] = 0.0
         model.step()
         assert not (model.state.stage[elig] == ABANDONED).any()
         np.testing.assert_allclose(model.state.knowledge[elig], 0.75, rtol=1e-6)

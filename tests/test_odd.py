@@ -13,7 +13,6 @@ them with::
 
 from __future__ import annotations
 
-import inspect
 import pkgutil
 import re
 import shutil
@@ -337,22 +336,17 @@ def test_every_intervention_section_lists_its_parameters(monkeypatch):
     assert intervention_sections_without_parameters(text) == ["fake_type"]
 
 
-# --- 6. the schedule (ODD element 3) is the one in sim/model.py ---------------------------------
+# --- 6. the schedule (ODD element 3) is the phase list of sim/model.py ----------------------
 def model_step_titles() -> list[str]:
-    """The numbered phases of ``ImplementationModel.step``, from its ``# N. title`` comments.
+    """The phases of ``ImplementationModel.step``, by name, from the model's phase list."""
+    from sim.model import PHASES
 
-    A parenthetical note after a title is not part of it.
-    """
-    from sim.model import ImplementationModel
-
-    src = inspect.getsource(ImplementationModel.step)
-    return [t.strip() for t in re.findall(r"^\s*# \d+\. (.+)$", src, flags=re.M)]
+    return [p.name for p in PHASES]
 
 
 def schedule_mismatch(text: str, titles: list[str] | None = None) -> list[str]:
     """Phases missing from, or out of order in, the ``**N. title**`` list of ODD element 3."""
     titles = model_step_titles() if titles is None else titles
-    titles = [re.sub(r"\s*\(.*$", "", t) for t in titles]  # drop parenthetical notes
     listed = re.findall(r"^\d+\. \*\*(.+?)\*\*", section(text, 3), flags=re.M)
     return [] if listed == titles else [f"model: {titles}", f"ODD:   {listed}"]
 

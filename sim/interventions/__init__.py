@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sim.errors import InputError
 from sim.interventions.audit_feedback import AuditFeedback
@@ -13,6 +13,9 @@ from sim.interventions.facilitation import Facilitation, InternalFacilitation
 from sim.interventions.leadership import LeadershipEngagement
 from sim.interventions.reminders import Reminders
 from sim.interventions.training import ELearning, SimulationTraining, Training
+
+if TYPE_CHECKING:
+    from sim.loop import Week
 
 REGISTRY: dict[str, type[Intervention]] = {cls.type_name: cls for cls in (
     Training, ELearning, SimulationTraining, Facilitation, InternalFacilitation, Champions,
@@ -33,6 +36,16 @@ def make_intervention(spec: Any, where: str, bundle_names: list[str]) -> Interve
     return REGISTRY[kind](spec, where, bundle_names)
 
 
+def apply_interventions(w: Week) -> None:
+    """Phase *interventions*: the strategy's interventions, in the declared order.
+
+    They set this week's levers and may act on people, ties, influence, capacity and cost.
+    """
+    for iv in w.model.interventions:
+        iv.apply(w.model, w.number)
+
+
 __all__ = ["COMMON", "REGISTRY", "AuditFeedback", "Champions", "Collaborative", "ELearning",
            "Facilitation", "InternalFacilitation", "Intervention", "LeadershipEngagement",
-           "Reminders", "SimulationTraining", "Training", "make_intervention"]
+           "Reminders", "SimulationTraining", "Training", "apply_interventions",
+           "make_intervention"]

@@ -75,7 +75,7 @@ class AuditFeedback(Intervention):
                 audited = applicable[:, list(bundles).index(b)].sum()
                 model.add_cost(self.name, int(b), self.pars["cost_per_audit"] * audited)
         for b in bundles:
-            model.unit_boost[self.units, b] += self.pars["response"] * self.gap[self.units, b]
+            model.levers.push(self.units, b, self.pars["response"] * self.gap[self.units, b])
         self.give_support(model, self.units, support=self.pars["support"])
 
     def observations(self, model: ImplementationModel) -> pd.DataFrame:

@@ -98,17 +98,16 @@ class Intervention:
         bundles = self.bundles_now(model)
         if len(bundles) == 0:
             return
+        levers = model.levers
         for b in bundles:
             if support:
-                col = model.unit_support[:, b]
-                np.maximum(col, np.where(units, np.float32(support), np.float32(0)), out=col)
+                levers.give_support(units, b, support)
             if boost:
-                model.unit_boost[units, b] += boost
+                levers.push(units, b, boost)
             if context:
-                model.unit_context[units, b] += context
+                levers.add_context(units, b, context)
             if awareness:
-                col = model.unit_awareness[:, b]
-                col[units] = 1.0 - (1.0 - col[units]) * (1.0 - np.float32(awareness))
+                levers.tell(units, b, awareness)
         if cost:
             for b in bundles:
                 model.add_cost(self.name, int(b), cost / len(bundles))

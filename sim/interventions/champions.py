@@ -18,7 +18,6 @@ import numpy as np
 
 from sim.interventions.base import Intervention
 from sim.params import P, ParamSet
-from sim.state import ROUTINE, TRYING
 
 if TYPE_CHECKING:
     from sim.model import ImplementationModel
@@ -94,12 +93,9 @@ class Champions(Intervention):
         if new:
             model.scale_influence(self.champions, np.array(new), multiplier)
             self._weighted.update(new)
-        st = model.state
         for b in self.bundles_now(model):
             champs = self.champions & model.eligible[:, b]
-            not_using = champs & (st.stage[:, b] != TRYING) & (st.stage[:, b] != ROUTINE)
-            st.stage[not_using, b] = TRYING
-            st.knowledge[champs, b] = 1.0
-            model.protected[champs, b] = True
+            model.state.start_using(champs, b)
+            model.levers.protect(champs, b)
         self.give_support(model, self.units, support=self.pars["support"],
                           cost=self.pars["cost_per_champion_week"] * self.champions.sum())

@@ -18,7 +18,6 @@ import numpy as np
 
 from sim.interventions.base import Intervention
 from sim.params import P, ParamSet
-from sim.state import ABANDONED, AWARE, UNAWARE
 
 if TYPE_CHECKING:
     from sim.model import ImplementationModel
@@ -81,9 +80,8 @@ class Collaborative(Intervention):
         att = np.concatenate(attendees) if attendees else np.empty(0, np.intp)
         for b in bundles:
             who = att[model.eligible[att, b]]
-            lapsed = who[(st.stage[who, b] == UNAWARE) | (st.stage[who, b] == ABANDONED)]
-            st.stage[lapsed, b] = AWARE
-            st.knowledge[who, b] += self.pars["knowledge_gain"] * (1.0 - st.knowledge[who, b])
+            st.make_aware(who, b)
+            st.teach(who, b, self.pars["knowledge_gain"])
         # New ties to attendees of other organisations.
         org = pop.unit_org[pop.staff_unit[att]]
         k = self.pars["ties_per_attendee"]

@@ -48,7 +48,7 @@ class Facilitation(Intervention):
                           awareness=self.pars["awareness"] * level,
                           cost=self.pars["cost_per_unit_week"] * self.units.sum())
         if self.pars["capacity_per_year"]:
-            model.capacity[self.units] += self.pars["capacity_per_year"] / 52.0
+            model.add_capacity(self.units, self.pars["capacity_per_year"] / 52.0)
 
 
 class InternalFacilitation(Facilitation):

@@ -49,6 +49,6 @@ class LeadershipEngagement(Intervention):
         if not self.active(week) or len(self.bundles_now(model)) == 0:
             return
         for b in self.bundles_now(model):
-            model.unit_context[:, b] += model.par["beta_leadership"] * self.lift
+            model.levers.add_context(slice(None), b, model.par["beta_leadership"] * self.lift)
         cost = self.pars["cost_per_organisation_week"] * len(self.orgs)
         self.give_support(model, self.org_units, awareness=self.pars["awareness"], cost=cost)

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 from sim.interventions.base import Intervention
 from sim.mechanisms import fidelity
 from sim.params import P, ParamSet
-from sim.state import ABANDONED, AWARE, UNAWARE
 
 if TYPE_CHECKING:
     from sim.model import ImplementationModel
@@ -64,10 +63,8 @@ class Training(Intervention):
         st, w = model.state, model.world
         for b in self.bundles_now(model):
             trainees = chosen & model.eligible[:, b]
-            lapsed = trainees & ((st.stage[:, b] == UNAWARE) | (st.stage[:, b] == ABANDONED))
-            st.stage[lapsed, b] = AWARE
-            k = st.knowledge[trainees, b]
-            st.knowledge[trainees, b] = k + self.pars["knowledge_gain"] * (1.0 - k)
+            st.make_aware(trainees, b)
+            st.teach(trainees, b, self.pars["knowledge_gain"])
             if self.pars["skill_gain"]:
                 fidelity.lift(st.fidelity, w.performed, trainees, b, self.pars["skill_gain"])
             model.add_cost(self.name, int(b), self.pars["cost_per_trainee"] * trainees.sum())

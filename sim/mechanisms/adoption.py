@@ -1,9 +1,9 @@
 """Adoption: aware staff start trying a bundle.
 
 Weekly hazard ``h = min(1, exp(x) · (p · exp(β_K · knowledge) + influence))``, where ``exp(x)`` is
-the context multiplier (:mod:`sim.mechanisms.context`; the model adds the unit's dynamic context
-(capacity, leadership engagement) and the week's push to try from interventions, and subtracts
-``β_concurrent`` per other bundle the person is trying), ``p`` the
+the context multiplier (:mod:`sim.mechanisms.context`, plus the unit's dynamic context (capacity,
+leadership engagement) and the week's push to try from interventions, minus ``β_concurrent`` per
+other bundle the person is trying: :func:`adopt` writes it whole), ``p`` the
 spontaneous (Bass external) hazard and ``influence`` the social-influence hazard
 (:mod:`sim.mechanisms.influence`). With a neutral context, no knowledge and no ties this is
 ``h = p``, so the adopted share follows ``1 − (1 − p)^t``.
@@ -11,9 +11,16 @@ spontaneous (Bass external) hazard and ``influence`` the social-influence hazard
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
+from sim.arrays import count_bundles
+from sim.mechanisms.influence import influence_hazard, weighted_share
 from sim.state import AWARE, TRYING
+
+if TYPE_CHECKING:
+    from sim.loop import Week
 
 
 def adoption_hazard(log_ctx: np.ndarray, p_innovation: float, beta_knowledge: float,
@@ -31,3 +38,35 @@ def candidates(stage: np.ndarray) -> np.ndarray:
 def start_trying(stage: np.ndarray, idx: np.ndarray, hazard: np.ndarray, u: np.ndarray) -> None:
     """Candidates ``idx`` (flat indices) whose draw falls below their hazard start trying."""
     stage.reshape(-1)[idx[u < hazard]] = TRYING
+
+
+def adopt(w: Week) -> None:
+    """Phase *adoption*: aware staff start trying, the whole hazard in one place.
+
+    For aware person *i* and bundle *b*:
+
+    ``h = min(1, exp(x_ib + c_ub + boost_ub − β_concurrent · trying_i)
+    · (p_innovation · exp(β_K K_ib) + influence(exposure_ib)))``
+
+    with ``x`` the static log context (:mod:`sim.mechanisms.context`), ``c`` the unit's dynamic
+    context (capacity, leadership), ``boost`` the week's push to try, ``trying_i`` the bundles
+    *i* is trying now, and the influence hazard of :mod:`sim.mechanisms.influence` on the
+    weighted share of colleagues using at the start of the week.
+    """
+    st, lv, par = w.state, w.levers, w.par
+    u = w.draw("adoption")
+    idx = candidates(st.stage)
+    if len(idx) == 0:
+        return
+    _, weighted_using = w.colleagues_using
+    staff = w.staff_of(idx)
+    expo = weighted_share(w.at(weighted_using, idx), w.at(w.model.weight_total, idx))
+    infl = influence_hazard(expo[:, None], par["q_imitation"], par["contagion"],
+                            st.threshold[staff])[:, 0]
+    trying_now = count_bundles(st.stage == TRYING)  # the aware are not trying
+    load = par["beta_concurrent"] * trying_now[staff]
+    x = (w.at(st.log_ctx, idx) + w.unit_at(lv.context, idx) + w.unit_at(lv.boost, idx)
+         - load)
+    hazard = adoption_hazard(x, par["p_innovation"], par["beta_knowledge"],
+                             w.at(st.knowledge, idx), infl)
+    start_trying(st.stage, idx, hazard, u[idx])

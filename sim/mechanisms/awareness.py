@@ -9,10 +9,14 @@ training (an intervention) makes trainees aware directly. Knowledge grows by doi
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sim.state import AWARE, UNAWARE
+
+if TYPE_CHECKING:
+    from sim.loop import Week
 
 
 def awareness_probability(p_awareness: float, p_word_of_mouth: float,
@@ -50,3 +54,30 @@ def update_knowledge(knowledge: np.ndarray, using: np.ndarray, learning_by_doing
     change *= using
     change -= loss
     knowledge += change
+
+
+def hear(w: Week) -> None:
+    """Phase *awareness*: unaware eligible staff hear of launched bundles.
+
+    ``P = 1 − (1 − p_awareness) (1 − p_word_of_mouth)^k`` with ``k`` colleagues using the
+    bundle, combined with the chance ``a_u`` that an intervention tells the unit's staff as an
+    independent channel: ``1 − (1 − P)(1 − a_u)``.
+    """
+    st, par = w.state, w.par
+    u = w.draw("awareness")
+    using_ties, _ = w.colleagues_using  # every week: the sums carry from week to week
+    idx = candidates(st.stage, w.eligible)
+    if len(idx) == 0:
+        return
+    prob = awareness_probability(par["p_awareness"], par["p_word_of_mouth"],
+                                 w.at(using_ties, idx))
+    if w.levers.awareness.any():  # interventions that tell people (independent channel)
+        told = w.unit_at(w.levers.awareness, idx)
+        prob = 1.0 - (1.0 - prob) * (1.0 - told)
+    become_aware(st.stage, idx, prob, u[idx])
+
+
+def learn(w: Week) -> None:
+    """Phase *knowledge*: users close ``learning_by_doing`` of their gap, the rest forget."""
+    update_knowledge(w.state.knowledge, w.using_now, w.par["learning_by_doing"],
+                     w.par["knowledge_decay"])

@@ -10,7 +10,14 @@ take what they learned. This is the antibiotics → other bundles question of SP
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+from sim.mechanisms.turnover import weekly_rate
+
+if TYPE_CHECKING:
+    from sim.loop import Week
 
 
 def record_successes(done: np.ndarray, unit_fidelity: np.ndarray, threshold: float,
@@ -35,3 +42,22 @@ def effective_capacity(capacity: np.ndarray, unit_org: np.ndarray, n_orgs: int,
     count = np.bincount(unit_org, minlength=n_orgs)
     org_mean = total / np.maximum(count, 1)
     return capacity + spillover * org_mean[unit_org]
+
+
+def transfer(w: Week) -> None:
+    """Phase *learning transfer*: ``C_u ← C_u (1 − p_leave) + capacity_gain · new_u``.
+
+    ``new_u`` counts the launched bundles unit *u* implemented for the first time this week.
+    """
+    st, par = w.state, w.par
+    new = record_successes(st.implemented, st.unit_fidelity, par["success_fidelity"],
+                           st.launched)
+    update_capacity(st.capacity, new, par["capacity_gain"], weekly_rate(par["turnover_annual"]))
+
+
+def context_term(w: Week) -> np.ndarray:
+    """(U,) ``β_cap · C̃_u``: the unit context lever every week starts from."""
+    pop = w.world.pop
+    eff = effective_capacity(w.state.capacity, pop.unit_org, len(pop.org_name),
+                             w.par["org_spillover"])
+    return w.par["beta_capacity"] * eff

@@ -13,10 +13,15 @@ A unit's all-or-none compliance is the product of its applicable elements' effec
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import scipy.sparse as sp
 
 from sim.mechanisms.fidelity import PerformedPairs
+
+if TYPE_CHECKING:
+    from sim.loop import Week
 
 
 def unit_performance(fidelity: np.ndarray,
@@ -69,3 +74,16 @@ def bundle_compliance(eff: np.ndarray, element_bundle: np.ndarray,
         comp[any_app, b] = prod[any_app]
         fid[any_app, b] = mean[any_app]
     return comp, fid
+
+
+def measure(w: Week) -> None:
+    """Phase *compliance*: unit performance per element, then the both-sides rule.
+
+    Each bundle's all-or-none compliance is the product, and its mean fidelity the mean, over
+    the unit's applicable elements.
+    """
+    world, st = w.world, w.state
+    perf, _ = unit_performance(st.fidelity, world.performed)
+    eff = effective_performance(perf, world.pathways, world.element_cross)
+    st.unit_compliance, st.unit_fidelity = bundle_compliance(eff, world.element_bundle,
+                                                             len(world.bundles))

@@ -10,7 +10,7 @@ multiplies hazards by exactly 1. Support interventions add to ``x`` while they r
 Competing demands: new practices compete for attention, so the log-hazard of trying a bundle
 falls by ``β_concurrent`` per *other* bundle the person is trying (not yet routine) that week
 (assumption); launching many bundles at once can then be slower than sequencing them. The model
-applies it where it computes adoption hazards (step 4 in :mod:`sim.model`).
+applies it in the adoption hazard (:func:`sim.mechanisms.adoption.adopt`).
 """
 
 from __future__ import annotations

@@ -14,11 +14,15 @@ scenarios), so the weekly update and the sums over units and people run over one
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 
 from sim.arrays import concat_ranges
+
+if TYPE_CHECKING:
+    from sim.loop import Week
 
 
 @dataclass(frozen=True)
@@ -121,3 +125,15 @@ def lift(fidelity: np.ndarray, pairs: PerformedPairs, staff: np.ndarray, bundle:
     sel = np.flatnonzero((pairs.bundle == bundle) & staff[pairs.staff])
     f = fidelity[sel]
     fidelity[sel] = f + gain * (1.0 - f)
+
+
+def practise(w: Week) -> None:
+    """Phase *fidelity*: users' fidelity rises, everybody's drifts back unless supported.
+
+    For each performed pair (i, e) of bundle b in unit u, ``f ← clip(f + using_ib · γ (0.3 +
+    0.7 K_ib)(1 − ½ complexity_b)(1 − f) − δ (1 − σ_ub)(f − f⁰_e), 0, 1)``, with knowledge after
+    this week's update.
+    """
+    update_fidelity(w.state.fidelity, w.world.performed, w.using_now, w.state.knowledge,
+                    w.levers.support, w.par["fidelity_gain"], w.par["fidelity_decay"],
+                    w.model.complexity)

@@ -8,9 +8,15 @@ keep the bundle; when support ends, abandonment rises — the sustainability pro
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
+from sim.mechanisms.fidelity import staff_fidelity
 from sim.state import ABANDONED, ROUTINE, TRYING
+
+if TYPE_CHECKING:
+    from sim.loop import Week
 
 
 def trying(stage: np.ndarray) -> np.ndarray:
@@ -48,3 +54,26 @@ def abandonment_hazard(stage: np.ndarray, log_ctx: np.ndarray, support: np.ndarr
 def abandon(stage: np.ndarray, idx: np.ndarray, hazard: np.ndarray, u: np.ndarray) -> None:
     """Users ``idx`` (flat indices) whose draw falls below their hazard abandon the bundle."""
     stage.reshape(-1)[idx[u < hazard]] = ABANDONED
+
+
+def sustain(w: Week) -> None:
+    """Phase *abandonment, then routinisation*.
+
+    Users abandon with ``min(1, p_abandon · exp(−(x_ib + c_ub)) · (1 − σ_ub) · (1 − ρ if
+    routine))`` (0 for the protected); then those still trying make it routine with
+    ``p_routinise × f_ib``, ``f_ib`` their mean fidelity on the bundle before this week's update.
+    """
+    st, lv, par = w.state, w.levers, w.par
+    u_abandon, u_routinise = w.draw("abandon"), w.draw("routinise")
+    idx = users(st.stage)
+    if len(idx):
+        ab = abandonment_hazard(w.at(st.stage, idx),
+                                w.at(st.log_ctx, idx) + w.unit_at(lv.context, idx),
+                                w.unit_at(lv.support, idx), par["p_abandon"],
+                                par["routine_protection"])
+        ab[w.at(lv.protected, idx)] = 0.0
+        abandon(st.stage, idx, ab, u_abandon[idx])
+    idx = trying(st.stage)
+    if len(idx):
+        routinise(st.stage, idx, par["p_routinise"],
+                  staff_fidelity(st.fidelity, w.world.performed, idx), u_routinise[idx])

@@ -7,10 +7,16 @@ traits, no knowledge, and element fidelity at baseline.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from sim.mechanisms.fidelity import PerformedPairs
+from sim.population import draw_staff_traits
 from sim.state import UNAWARE, State
+
+if TYPE_CHECKING:
+    from sim.loop import Week
 
 
 def weekly_rate(annual: float) -> float:
@@ -34,3 +40,20 @@ def replace_leavers(state: State, leavers: np.ndarray, pairs: PerformedPairs) ->
     state.knowledge[leavers] = 0.0
     mine = pairs.of_staff(leavers)
     state.fidelity[mine] = pairs.baseline[mine]
+
+
+def turn_over(w: Week) -> None:
+    """Phase *turnover*: leavers go, newcomers take their positions with fresh traits.
+
+    The newcomer's log context differs from the world's by ``β_O (openness − world openness)``.
+    """
+    st, par = w.state, w.par
+    leavers = draw_leavers(w.model.stream("turnover"), len(st.stage),
+                           weekly_rate(par["turnover_annual"]))
+    if len(leavers) == 0:
+        return
+    replace_leavers(st, leavers, w.world.performed)
+    op, th = draw_staff_traits(w.model.stream("turnover:traits"), par, len(leavers))
+    st.openness[leavers], st.threshold[leavers] = op, th
+    shift = par["beta_openness"] * (op - w.world.pop.staff_openness[leavers])
+    st.log_ctx[leavers] = w.world.log_ctx[leavers] + shift[:, None]

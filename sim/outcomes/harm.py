@@ -11,12 +11,15 @@ intervention cost by it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sim.bundles import Bundle
 from sim.population import KIND_CODE, Population
+
+if TYPE_CHECKING:
+    from sim.loop import Week
 
 _CENSUS_KEYS = {
     "hospital": ("patients_per_ward", "staff_per_ward"),
@@ -59,3 +62,12 @@ def expected_events(census: np.ndarray, counted: np.ndarray, rate: np.ndarray, r
     c = np.nan_to_num(compliance, nan=0.0)
     return np.where(counted, census[:, None] * rate[None, :] * (1.0 - c * (1.0 - rr[None, :])),
                     0.0)
+
+
+def count_harm(w: Week) -> None:
+    """Phase *harm*: add this week's expected events, and those averted against week 0."""
+    m, st = w.model, w.state
+    events = expected_events(m.census, m._harm_counted, m._harm_rate, m._harm_rr,
+                             st.unit_compliance)
+    st.harm_expected += events.sum(axis=0)
+    st.harm_averted += (m._baseline_harm - events).sum(axis=0)

@@ -7,10 +7,15 @@ never dominates a step.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from sim.params import ORG_KINDS
+
+if TYPE_CHECKING:
+    from sim.loop import Week
 
 METRICS = ("adoption", "compliance", "fidelity", "penetration")
 LEVELS = ("unit", "kind", "system")
@@ -131,3 +136,13 @@ def _frame(level: str, names: list[str], first: int, entities: list[str] | None,
     for name, arr in zip(METRICS, metrics, strict=True):
         data[name] = arr.reshape(-1).astype(np.float64)
     return pd.DataFrame(data)
+
+
+def record_week(w: Week) -> None:
+    """Phase *recording*: store the week if it is a recorded week."""
+    rec = w.model.recorder
+    if rec.wants(w.number):
+        world, st = w.world, w.state
+        users = world.membership @ (st.using() & world.eligible).astype(np.float32)
+        rec.record(w.number, users, st.unit_compliance, st.unit_fidelity, st.cost,
+                   st.harm_averted)
