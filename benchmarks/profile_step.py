@@ -8,7 +8,8 @@
 Runs ``--warmup`` weeks first (so adoption is under way, as in most of a run), then times
 ``--weeks`` more phase by phase (the model loop's own timer, no profiler: ms per step of each
 phase of ``sim.model.PHASES``), then profiles ``--weeks`` more with cProfile and prints the
-functions with the most own time, with their total (cumulative) time.
+functions with the most own time, then the step and phase functions, with their total
+(cumulative) time.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pstats
 import time
 
 from sim.memory import retain_freed_memory
-from sim.model import ImplementationModel
+from sim.model import PHASES, ImplementationModel
 from sim.scenario import load_scenario
 from sim.world import build_world
 
@@ -73,7 +74,12 @@ def main() -> None:
         where = path.split("/sim/")[-1] if "/sim/" in path else name
         rows.append((own, total, calls, f"{where}:{name}" if "/sim/" in path else name))
     print(f"{'own ms/step':>12s} {'total ms/step':>14s} {'calls/step':>11s}  function")
-    for own, total, calls, label in sorted(rows, reverse=True)[:args.top]:
+    top = sorted(rows, reverse=True)[:args.top]
+    # the step and its phase functions, whatever their own time (their total is the phase's)
+    phases = {f":{p.run.__name__}" for p in PHASES} | {"model.py:step"}
+    top += sorted((r for r in rows if r not in top and r[3].endswith(tuple(phases))),
+                  key=lambda r: -r[1])
+    for own, total, calls, label in top:
         print(f"{own / args.weeks * 1000:12.2f} {total / args.weeks * 1000:14.2f} "
               f"{calls / args.weeks:11.1f}  {label}")
 

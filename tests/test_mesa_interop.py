@@ -120,3 +120,14 @@ def test_timing_the_phases_changes_nothing(tmp_path):
     timed.run()
     np.testing.assert_array_equal(plain.state.stage, timed.state.stage)
     np.testing.assert_array_equal(plain.state.fidelity, timed.state.fidelity)
+
+
+def test_profile_step_prints_the_time_of_every_phase():
+    import subprocess
+    import sys
+
+    bench = Path(__file__).resolve().parents[1] / "benchmarks" / "profile_step.py"
+    out = subprocess.run([sys.executable, str(bench), "--warmup", "2", "--weeks", "3"],
+                         check=True, capture_output=True, text=True).stdout
+    for p in PHASES:
+        assert any(line.split("  ", 1)[-1] == p.name for line in out.splitlines()), p.name
