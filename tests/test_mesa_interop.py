@@ -130,4 +130,5 @@ def test_profile_step_prints_the_time_of_every_phase():
     out = subprocess.run([sys.executable, str(bench), "--warmup", "2", "--weeks", "3"],
                          check=True, capture_output=True, text=True).stdout
     for p in PHASES:
-        assert any(line.split("  ", 1)[-1] == p.name for line in out.splitlines()), p.name
+        assert any(line.strip().split(maxsplit=1)[-1:] == [p.name] for line in out.splitlines()), \
+            p.name
