@@ -92,6 +92,8 @@ class ParamSet:
     name: str
     doc: str
     params: tuple[Param, ...] = field(default_factory=tuple)
+    # keys no longer accepted → what to write instead (a clearer error than "unknown key")
+    retired: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         names = [p.name for p in self.params]
@@ -129,6 +131,8 @@ class ParamSet:
         own = set(self.names())
         known = own | set(tables)
         for key in table:
+            if key in self.retired:
+                raise InputError(f"{where}{sep}{key}", self.retired[key])
             if key not in known:
                 raise InputError(
                     f"{where}{sep}{key}",
@@ -239,20 +243,22 @@ MODEL = ParamSet(
         P("turnover_annual", 0.15, "Mean annual staff turnover (leavers replaced by unaware "
           "newcomers).", unit="1/year", low=0.0, high=1.0,
           source="assumption; Norwegian nursing turnover is commonly reported near 10-20%/year"),
-        P("success_fidelity", 0.7, "Mean element fidelity at which a unit counts as having "
-          "implemented a bundle (it then gains implementation capacity).", unit="share",
-          low=0.0, high=1.0),
         P("capacity_gain", 0.5, "Implementation capacity a unit gains from each bundle it "
           "implements (learning transfer).", unit="capacity", low=0.0, high=5.0),
         P("org_spillover", 0.5, "Weight of the organisation's mean capacity in a unit's "
           "effective capacity (what sister units learned).", unit="share", low=0.0, high=1.0),
         P("beta_capacity", 0.6, "Log-hazard effect of effective capacity: speeds trying and "
           "slows abandoning later bundles.", unit="log-hazard/capacity", low=0.0, high=5.0),
-        P("penetration_threshold", 0.5, "Compliance a unit must reach to count as having "
-          "implemented a bundle (penetration).", unit="share", low=0.0, high=1.0),
+        P("penetration_threshold", 0.5, "All-or-none compliance at which a unit counts as "
+          "having implemented a bundle: penetration counts such units, and the first week a "
+          "unit reaches it raises its implementation capacity (learning transfer).",
+          unit="share", low=0.0, high=1.0),
         P("sustainability_weeks", 52, "Weeks after support ends at which sustainability "
           "(compliance retained) is measured.", unit="weeks", low=1, high=520),
     ),
+    retired={"success_fidelity": "no longer a parameter: a unit has implemented a bundle when "
+             "its all-or-none compliance reaches penetration_threshold (one definition for "
+             "penetration and learning transfer); set penetration_threshold instead"},
 )
 
 

@@ -50,7 +50,7 @@ def system(model: ImplementationModel, metric: str) -> np.ndarray:
 
 # --- learning transfer ---------------------------------------------------------------------------
 LAUNCH_B = 40
-IMPLEMENT_A = [  # strong support makes A succeed (unit fidelity ≥ success_fidelity) by week 40
+IMPLEMENT_A = [  # strong support makes A succeed (compliance ≥ penetration_threshold) by week 40
     {"type": "simulation_training", "bundles": [A], "start_week": 1, "end_week": 30,
      "interval_weeks": 10, "coverage": 0.9},
     {"type": "facilitation", "bundles": [A], "start_week": 1, "end_week": LAUNCH_B,
@@ -412,3 +412,37 @@ def test_a_bundle_launched_at_week_30_is_unheard_of_before():
     assert summary.loc[B, "launch_week"] == launch and summary.loc[A, "launch_week"] == 1
     assert model.cost[1] > 0
     assert sc.resolved()["strategies"][0]["launch"] == {A: 1, B: launch}
+
+
+# --- one definition of "implemented" -----------------------------------------------------------
+def test_implemented_is_compliance_at_the_penetration_threshold_for_both_uses():
+    """Learning transfer marks a unit the first week its compliance reaches the threshold that
+    penetration counts, and never otherwise (mean fidelity alone does not decide)."""
+    from sim.mechanisms.collective import implemented
+
+    sc = sequence(weeks=45, penetration_threshold=0.3)
+    model = ImplementationModel(sc, seed=3)
+    thr = model.par["penetration_threshold"]
+    seen = np.zeros_like(model.implemented)
+    for _ in range(sc.weeks):
+        model.step()
+        now = implemented(model.unit_compliance, thr) & model.launched[None, :]
+        seen |= now
+        np.testing.assert_array_equal(model.implemented, seen)
+    assert seen.any()
+    table = model.recorder.table(model.pop.unit_name, model.pop.unit_kind, sc.bundle_names,
+                                 model.world.eligible_per_unit, thr, unit_level=True)
+    last = table[(table["level"] == "unit") & (table["week"] == sc.weeks)]
+    pen = last.pivot(index="entity", columns="bundle", values="penetration")
+    comp = implemented(model.unit_compliance, thr)
+    for u, name in enumerate(model.pop.unit_name):
+        for b, bundle in enumerate(sc.bundle_names):
+            if not np.isnan(model.unit_compliance[u, b]):
+                assert pen.loc[name, bundle] == float(comp[u, b])
+
+
+def test_success_fidelity_is_retired_with_a_pointer_to_its_replacement():
+    from sim.errors import InputError
+
+    with pytest.raises(InputError, match=r"parameters\.success_fidelity.*penetration_threshold"):
+        scenario({"success_fidelity": 0.7})

@@ -1,7 +1,8 @@
 """Learning transfer: implementation capacity grows with each bundle a unit implements.
 
-When a unit first reaches mean element fidelity ``success_fidelity`` in a bundle (it has
-implemented it), its capacity rises by ``capacity_gain``. A unit's effective capacity is its own
+When a unit first implements a bundle (its all-or-none compliance reaches
+``penetration_threshold``: :func:`sim.mechanisms.collective.implemented`), its capacity rises by
+``capacity_gain``. A unit's effective capacity is its own
 plus ``org_spillover`` times its organisation's mean: what one ward learned helps its sister wards.
 Capacity enters the context as ``β_cap × capacity`` on the log scale, so it speeds the next
 bundle's uptake and lowers abandonment (stabilises); it erodes with staff turnover, since leavers
@@ -14,16 +15,17 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.mechanisms.collective import implemented
 from sim.mechanisms.turnover import weekly_rate
 
 if TYPE_CHECKING:
     from sim.loop import Week
 
 
-def record_successes(done: np.ndarray, unit_fidelity: np.ndarray, threshold: float,
+def record_successes(done: np.ndarray, unit_compliance: np.ndarray, threshold: float,
                      launched: np.ndarray) -> np.ndarray:
     """Mark (U, B) first successes in place; return the (U,) count of new successes this week."""
-    new = ~done & launched[None, :] & (np.nan_to_num(unit_fidelity, nan=0.0) >= threshold)
+    new = ~done & launched[None, :] & implemented(unit_compliance, threshold)
     done |= new
     return new.sum(axis=1)
 
@@ -50,7 +52,7 @@ def transfer(w: Week) -> None:
     ``new_u`` counts the launched bundles unit *u* implemented for the first time this week.
     """
     st, par = w.state, w.par
-    new = record_successes(st.implemented, st.unit_fidelity, par["success_fidelity"],
+    new = record_successes(st.implemented, st.unit_compliance, par["penetration_threshold"],
                            st.launched)
     update_capacity(st.capacity, new, par["capacity_gain"], weekly_rate(par["turnover_annual"]))
 

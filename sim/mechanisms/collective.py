@@ -76,6 +76,18 @@ def bundle_compliance(eff: np.ndarray, element_bundle: np.ndarray,
     return comp, fid
 
 
+def implemented(compliance: np.ndarray, threshold: float) -> np.ndarray:
+    """Where a unit counts as having implemented a bundle: all-or-none compliance ≥ threshold.
+
+    The one definition, used by penetration (:mod:`sim.outcomes.recorder`) and by learning
+    transfer (:mod:`sim.mechanisms.capacity`). Compliance, not mean element fidelity: a bundle
+    is implemented when its elements are done *together* for patients (SPEC §5, Proctor's
+    penetration), and high fidelity on most elements with one neglected is not that. NaN (the
+    bundle does not apply) is never implemented.
+    """
+    return np.nan_to_num(compliance, nan=-1.0) >= threshold
+
+
 def measure(w: Week) -> None:
     """Phase *compliance*: unit performance per element, then the both-sides rule.
 

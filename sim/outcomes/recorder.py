@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from sim.mechanisms.collective import implemented
 from sim.params import ORG_KINDS
 
 if TYPE_CHECKING:
@@ -71,7 +72,7 @@ class Recorder:
             with np.errstate(invalid="ignore", divide="ignore"):
                 adoption = np.where(eligible > 0, self.users / eligible, np.nan)
             pen = np.where(np.isnan(self.compliance), np.nan,
-                           (self.compliance >= threshold).astype(np.float32))
+                           implemented(self.compliance, threshold).astype(np.float32))
             frames.append(_frame("unit", list(unit_names), first, entities, self.weeks,
                                  bundle_names, adoption, self.compliance, self.fidelity, pen))
             first += len(unit_names)
@@ -95,7 +96,7 @@ def _aggregate(rec: Recorder, eligible: np.ndarray, mask: np.ndarray,
 
     Adoption is pooled over staff; compliance and fidelity are weighted
     by eligible staff (a proxy for patient volume: assumption); penetration = share of applicable
-    units at or above the threshold.
+    units that have implemented the bundle (:func:`sim.mechanisms.collective.implemented`).
     """
     elig = eligible[mask]  # (u, B)
     users = rec.users[:, mask, :].sum(axis=1)
@@ -110,7 +111,7 @@ def _aggregate(rec: Recorder, eligible: np.ndarray, mask: np.ndarray,
         compliance = np.where(wsum > 0, np.nansum(comp * w, axis=1) / wsum, np.nan)
         fidelity = np.where(wsum > 0, np.nansum(fid * w, axis=1) / wsum, np.nan)
         n_app = app.sum(axis=1)
-        above = (np.nan_to_num(comp, nan=-1.0) >= threshold).sum(axis=1)
+        above = implemented(comp, threshold).sum(axis=1)
         penetration = np.where(n_app > 0, above / np.maximum(n_app, 1), np.nan)
     return {"adoption": adoption, "compliance": compliance, "fidelity": fidelity,
             "penetration": penetration}
