@@ -16,8 +16,7 @@ from typing import Any
 from sim.bundles import Bundle, resolve_bundle
 from sim.errors import InputError
 from sim.interventions import make_intervention
-from sim.outcomes.observe import MEASUREMENT
-from sim.params import MODEL, NETWORK, PATIENTS, STRUCTURE, P, ParamSet
+from sim.params import MEASUREMENT, MODEL, NETWORK, PATIENTS, STRUCTURE, P, ParamSet
 from sim.tomlfile import read_toml
 
 DEFAULT_SCENARIO = Path(__file__).parent / "scenarios" / "default.toml"
