@@ -3,7 +3,7 @@
 Planners in In Safe Hands saw the world through three instruments, not through the true state:
 the Global Trigger Tool (monthly harm from ~20 sampled records per trust,
 :mod:`sim.outcomes.gtt`), SPC charts of bundle compliance audited on a sample of patients
-(:mod:`sim.outcomes.measurement`, :mod:`sim.outcomes.spc`), and the Safety Attitudes
+(:mod:`sim.outcomes.audit`, :mod:`sim.outcomes.spc`), and the Safety Attitudes
 Questionnaire (:mod:`sim.outcomes.culture`). A scenario with a ``[measurement]`` table gets, per
 strategy and replicate:
 
@@ -13,8 +13,9 @@ strategy and replicate:
   (:mod:`sim.outcomes.detection`);
 - ``survey``: per unit × survey week × scale, the reported % positive.
 
-Every draw comes from a ``measurement:…`` stream of the run seed, read only after the model has
-run, so adding ``[measurement]`` never changes the model's trajectory. The one exception is
+Every draw comes from a stream of the run seed (``measurement:…``; the audits' ``audit:…``, shared
+with audit & feedback: :mod:`sim.outcomes.audit`), read only after the model has run, so adding
+``[measurement]`` never changes the model's trajectory. The one exception is
 deliberate: culture figures (``teamwork_positive`` … or ``culture_file``) set the units'
 implementation climate at initialisation (see :mod:`sim.outcomes.culture`).
 """
@@ -70,9 +71,8 @@ def check(scenario: Scenario, world: World) -> None:
 def observe(scenario: Scenario, world: World, model: ImplementationModel, seed: int
             ) -> dict[str, pd.DataFrame]:
     """What the programme would have seen of one strategy run (see the module docstring)."""
-    from sim.outcomes import culture, gtt, harm
+    from sim.outcomes import audit, culture, gtt, harm
     from sim.outcomes.detection import ChartSpec, detect
-    from sim.outcomes.measurement import audit_series
     from sim.rng import stream
 
     m = scenario.measurement
@@ -82,34 +82,17 @@ def observe(scenario: Scenario, world: World, model: ImplementationModel, seed: 
     horizon = scenario.weeks
     detection: list[dict[str, Any]] = []
 
-    # Compliance audits on SPC charts
+    # Compliance audits on SPC charts (one audit definition: sim.outcomes.audit)
     k = m["audit_baseline_periods"]
-    period = m["audit_period_weeks"]
-    n = m["audit_sample_size"]
-    frames = []
-    for u in chart_units(world, m):
-        for b, bundle in enumerate(scenario.bundle_names):
-            c0 = rec.compliance[0, u, b]
-            if np.isnan(c0):
-                continue  # the bundle does not apply here
-            unit = pop.unit_name[u]
-            rng = stream(seed, f"measurement:audit:{unit}:{bundle}")
-            base = pd.DataFrame({"period": np.arange(1 - k, 1), "week": np.arange(1 - k, 1) *
-                                 period, "true_compliance": float(c0), "audited": n,
-                                 "compliant": rng.binomial(n, float(c0), k)})
-            obs = pd.concat([base, audit_series(rec.compliance[:, u, b], rec.weeks, n, period,
-                                                rng)], ignore_index=True)
-            obs.insert(0, "bundle", bundle)
-            obs.insert(0, "unit", unit)
-            obs["baseline"] = obs["period"] <= 0
-            obs["observed_compliance"] = obs["compliant"] / obs["audited"]
-            frames.append(obs)
-            d = detect(obs["compliant"].to_numpy(), obs["audited"].to_numpy(),
-                       obs["week"].to_numpy(), k, spec, "up", known_centre=float(c0))
-            detection.append({"measure": "compliance", "entity": unit, "bundle": bundle,
-                              "true_baseline": float(c0),
-                              "true_end": float(obs["true_compliance"].iloc[-1]), **d})
-    compliance = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    compliance = audit.audits(rec.compliance, rec.weeks, chart_units(world, m), pop.unit_name,
+                              scenario.bundle_names, audit.AuditSpec.of(m), seed)
+    for (unit, bundle), obs in compliance.groupby(["unit", "bundle"], sort=False):
+        c0 = float(obs["true_compliance"].iloc[0])
+        d = detect(obs["compliant"].to_numpy(), obs["audited"].to_numpy(),
+                   obs["week"].to_numpy(), k, spec, "up", known_centre=c0)
+        detection.append({"measure": "compliance", "entity": unit, "bundle": bundle,
+                          "true_baseline": c0,
+                          "true_end": float(obs["true_compliance"].iloc[-1]), **d})
 
     # Global Trigger Tool per trust
     census = harm.unit_census(pop, scenario.patients, scenario.structure)
