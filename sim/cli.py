@@ -55,7 +55,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     plot_comparison(comparison, out / "comparison.png", scenario.name)
     files += ["comparison.csv", "comparison.png"]
     if spc_units:
-        files += _write_spc(result.spc, out)
+        files += _write_spc(result.spc, scenario, out)
     if scenario.measurement is not None:  # GTT, audited compliance, detection, survey
         from sim.outcomes.observe import write_outputs
 
@@ -80,23 +80,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 
-def _write_spc(spc, out: Path) -> list[str]:
-    """SPC p-charts of the audited compliance of the chosen units (first replicate)."""
-    from sim.outcomes.spc import p_chart, plot_spc
+def _write_spc(spc, scenario, out: Path) -> list[str]:
+    """spc.csv and p-charts (first replicate) of the chosen units' ``[measurement]`` audits."""
+    from sim.outcomes.audit import settings
+    from sim.plots.detection import plot_compliance_charts
 
     spc.to_csv(out / "spc.csv", index=False)
-    written = ["spc.csv"]
-    (out / "spc").mkdir(exist_ok=True)
+    if spc.empty:
+        return ["spc.csv"]
     first = spc[spc["replicate"] == spc["replicate"].min()]
-    for (strategy, unit, bundle), grp in first.groupby(["strategy", "unit", "bundle"],
-                                                        sort=False):
-        chart = p_chart(grp["compliant"], grp["audited"], periods=grp["week"].to_numpy(),
-                        baseline_points=min(6, len(grp)))
-        safe = "".join(c if c.isalnum() else "_" for c in f"{strategy}__{unit}__{bundle}")
-        plot_spc(chart, out / "spc" / f"{safe}.png",
-                 title=f"{unit} — {bundle.replace('_', ' ')} — {strategy}")
-        written.append(f"spc/{safe}.png")
-    return written
+    return ["spc.csv", *plot_compliance_charts(first, settings(scenario.measurement),
+                                               out / "spc")]
 
 
 def _print_table(summary) -> None:
@@ -275,7 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replicates per strategy (default: the scenario's)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or table")
     p.add_argument("--spc-units", default="", metavar="UNIT[,UNIT...]",
-                   help="write SPC p-charts of the audited monthly compliance of these units")
+                   help="write SPC p-charts (spc.csv, spc/*.png) of these units' audited "
+                   "compliance, audited as [measurement] declares (its defaults without one)")
     p.set_defaults(func=_cmd_run)
     p = sub.add_parser("experiment", help="run or resume an experiment into a results store")
     p.add_argument("file", help="experiment TOML file")

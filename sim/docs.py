@@ -7,7 +7,7 @@ documentation cannot drift from the code. Refresh with ``implsim params > docs/p
 from __future__ import annotations
 
 from sim.interventions import COMMON, REGISTRY
-from sim.params import ALL_SETS, markdown_table
+from sim.params import ALL_SETS, MEASUREMENT, markdown_table
 
 
 def parameters_markdown() -> str:
@@ -20,7 +20,6 @@ def parameters_markdown() -> str:
         "in sensitivity analysis.\n",
     ]
     from sim.experiment.design import TOP as EXPERIMENT_TOP
-    from sim.outcomes.observe import MEASUREMENT
     from sim.scenario import OUTPUT, TOP
 
     parts.append(markdown_table(TOP).replace("## `[scenario]`", "## Scenario file: top-level keys"))

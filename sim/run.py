@@ -15,10 +15,9 @@ import pandas as pd
 
 from sim.errors import InputError
 from sim.model import ImplementationModel
-from sim.outcomes import observe
-from sim.outcomes.measurement import audit_series
+from sim.outcomes import audit, observe
 from sim.outcomes.proctor import summarise
-from sim.rng import replicate_seeds, stream
+from sim.rng import replicate_seeds
 from sim.scenario import Scenario
 from sim.world import World, build_world
 
@@ -28,7 +27,8 @@ class RunResult:
     """Tidy results.
 
     The long time series, the per-bundle Proctor summary, and the audited (observed) compliance
-    of the units asked for (``spc``).
+    of the units asked for (``spc``: the ``[measurement]`` audit of those units, the same rows
+    its ``compliance_observed`` has for them).
     """
 
     timeseries: pd.DataFrame
@@ -78,16 +78,12 @@ def run(scenario: Scenario, seed: int, replicate: int = 0,
         summaries.append(_label(summarise(model), strategy.name, replicate, seed))
         series.append(_label(ts, _strategy_column(scenario, strategy.name, len(ts)), replicate,
                              seed))
-        for u in spc_idx:
-            for b, bundle in enumerate(scenario.bundle_names):
-                rng = stream(seed, f"measurement:spc:{world.pop.unit_name[u]}:{bundle}")
-                obs = audit_series(model.recorder.compliance[:, u, b], model.recorder.weeks,
-                                   scenario.output["spc_sample_size"],
-                                   scenario.output["spc_period_weeks"], rng)
-                if len(obs):
-                    obs.insert(0, "bundle", bundle)
-                    obs.insert(0, "unit", world.pop.unit_name[u])
-                    spc.append(_label(obs, strategy.name, replicate, seed))
+        if spc_idx:  # the [measurement] audit of these units (sim.outcomes.audit)
+            obs = audit.audits(model.recorder.compliance, model.recorder.weeks, spc_idx,
+                               world.pop.unit_name, scenario.bundle_names,
+                               audit.AuditSpec.of(scenario.measurement), seed)
+            if len(obs):
+                spc.append(_label(obs, strategy.name, replicate, seed))
         if scenario.measurement is not None:
             measured.append({k: _label(v, strategy.name, replicate, seed) for k, v in
                              observe.observe(scenario, world, model, seed).items()})

@@ -16,8 +16,7 @@ from typing import Any
 from sim.bundles import Bundle, resolve_bundle
 from sim.errors import InputError
 from sim.interventions import make_intervention
-from sim.outcomes.observe import MEASUREMENT
-from sim.params import MODEL, NETWORK, PATIENTS, STRUCTURE, P, ParamSet
+from sim.params import MEASUREMENT, MODEL, NETWORK, PATIENTS, STRUCTURE, P, ParamSet
 from sim.tomlfile import read_toml
 
 DEFAULT_SCENARIO = Path(__file__).parent / "scenarios" / "default.toml"
@@ -43,13 +42,12 @@ OUTPUT = ParamSet(
         P("unit_level", True, "Record every unit, not only organisation kinds and the system."),
         P("every_weeks", 1, "Record every n-th week (the last week is always recorded).",
           unit="weeks", low=1, high=520),
-        P("spc_sample_size", 20, "Patients audited per unit, bundle and period for SPC charts "
-          "(--spc-units).", unit="patients", low=1, high=10000,
-          source="assumption: In Safe Hands units audited ~20 records a month"),
-        P("spc_period_weeks", 4, "Weeks per audit period of the SPC charts.", unit="weeks",
-          low=1, high=52),
     ),
 )
+
+#: Former [output] keys of the --spc-units audit, now the one audit of [measurement].
+_MOVED_TO_MEASUREMENT = {"spc_sample_size": "audit_sample_size",
+                         "spc_period_weeks": "audit_period_weeks"}
 
 _SECTIONS = {"parameters": MODEL, "structure": STRUCTURE, "network": NETWORK,
              "patients": PATIENTS, "output": OUTPUT, "measurement": MEASUREMENT}
@@ -168,6 +166,12 @@ class Scenario:
 def scenario_from_dict(data: dict[str, Any], path: str, base_dir: Path) -> Scenario:
     """Validate a parsed scenario table."""
     top = TOP.resolve(data, f"{path}:", tables=_TABLES)
+    output = data.get("output", {})
+    for old, new in _MOVED_TO_MEASUREMENT.items():
+        if isinstance(output, dict) and old in output:
+            raise InputError(f"{path}: output.{old}", f"moved: --spc-units audits as "
+                             f"[measurement] declares; write {new} = {output[old]!r} under "
+                             "[measurement] instead")
     sections = {}
     for name, pset in _SECTIONS.items():
         table = data.get(name, {})

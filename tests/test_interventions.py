@@ -23,6 +23,7 @@ import pytest
 
 from sim.interventions import REGISTRY, make_intervention
 from sim.model import ImplementationModel
+from sim.outcomes.audit import COLUMNS as AUDIT_COLUMNS
 from sim.scenario import Scenario, scenario_from_dict
 from sim.state import ABANDONED, TRYING, UNAWARE
 from sim.world import World, build_world
@@ -205,12 +206,15 @@ def expect_audit_feedback(runs: dict[str, list[Run]]) -> None:
     for run in runs["audit_feedback"]:
         iv = run.model.interventions[0]
         obs = iv.observations(run.model)
-        assert list(obs.columns) == ["week", "unit", "bundle", "compliant", "audited"]
-        audit_weeks = list(range(START, WEEKS + 1, iv.pars["interval_weeks"]))
+        assert list(obs.columns) == list(AUDIT_COLUMNS)
+        # the audit of each period (ending in week kP) is fed back in week kP + 1 while active
+        period = iv.pars["interval_weeks"]
+        audit_weeks = [w for w in range(0, WEEKS + 1, period) if START <= w + 1 <= WEEKS]
         assert sorted(obs["week"].unique()) == audit_weeks
         assert (obs["audited"] == iv.pars["sample_size"]).all()
         assert ((obs["compliant"] >= 0) & (obs["compliant"] <= obs["audited"])).all()
         assert set(obs["bundle"]) == {BUNDLE}
+        assert (obs["period"] * period == obs["week"]).all()
         # One row per audit week and applicable unit.
         applicable = ~np.isnan(run.model.unit_compliance[:, 0])
         names = {run.world.pop.unit_name[u] for u in np.flatnonzero(applicable)}
@@ -403,7 +407,8 @@ def test_describe_round_trips(kind):
 # --- cost: only while running, nothing before start or after end ---------------------------------
 SCHEDULE = {"training": {"interval_weeks": 3}, "e_learning": {"interval_weeks": 3},
             "simulation_training": {"interval_weeks": 3},
-            "collaborative": {"session_interval_weeks": 3}}
+            "collaborative": {"session_interval_weeks": 3},
+            "audit_feedback": {"interval_weeks": 3}}  # a period ends in week 9: fed back in 10
 
 
 @pytest.mark.parametrize("kind", sorted(REGISTRY))

@@ -21,8 +21,8 @@ from sim.cli import main
 from sim.errors import InputError
 from sim.outcomes import gtt
 from sim.outcomes.detection import censored_quantile, summarise
-from sim.outcomes.observe import MEASUREMENT
 from sim.outcomes.spc import first_signal, p_chart
+from sim.params import MEASUREMENT
 from sim.rng import replicate_seeds, stream
 from sim.run import preflight, run, run_replicates
 from sim.scenario import load_scenario, scenario_from_dict

@@ -159,7 +159,7 @@ _BLOCK = re.compile(r"<!-- generated: (?P<spec>[^>]*?) -->\n(?P<body>.*?)<!-- en
 
 
 def _param_set(name: str) -> ParamSet:
-    from sim.outcomes.observe import MEASUREMENT
+    from sim.params import MEASUREMENT
     from sim.scenario import OUTPUT, TOP
 
     if name.startswith("intervention:"):

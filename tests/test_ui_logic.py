@@ -16,6 +16,7 @@ from tiny import TINY_STRUCTURE
 
 from sim.cli import main
 from sim.errors import InputError
+from sim.outcomes.audit import AuditSpec
 from sim.params import MODEL, STRUCTURE
 from sim.scenario import load_scenario
 from sim.ui import figures
@@ -138,10 +139,13 @@ def test_session_spc_and_network(scenario):
     s = ExplorerSession(scenario)
     unit, bundle = s.default_spc_units()[0], scenario.bundle_names[0]
     assert "ward" in unit
-    assert s.spc_chart(unit, bundle) is None  # no audit before week 4
+    k = AuditSpec.of(scenario.measurement).baseline_periods
+    first = s.spc_chart(unit, bundle)  # before the programme: the baseline audits only
+    assert first is not None and len(first) == k and (first.periods <= 0).all()
     s.step(12)
     chart = s.spc_chart(unit, bundle)
-    assert chart is not None and len(chart) == 3
+    assert chart is not None and len(chart) == k + 3  # and the periods ending in weeks 4, 8, 12
+    assert list(chart.periods[k:]) == [4, 8, 12]
     with pytest.raises(InputError, match="no unit"):
         s.spc_chart("nowhere", bundle)
     sample, edges, stages = s.network(200)

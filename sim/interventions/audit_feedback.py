@@ -1,10 +1,13 @@
 """Audit and feedback with SPC charts: units measure their compliance and react to it.
 
-While active, every ``interval_weeks`` each targeted unit audits ``sample_size`` patients per
-launched bundle: the compliant count is binomial with the unit's true compliance, so what the unit
-sees carries sampling noise. The observations are kept (``observations``) for SPC charts. Until
-the next audit the unit reacts to the gap between its observed compliance and
-``target_compliance``: trying
+Each targeted unit audits ``sample_size`` patients per launched bundle and period of
+``interval_weeks`` weeks, and while the intervention is active the audit of the period just ended
+is fed back at the start of the next week (an audit starting in week 1 feeds back the baseline
+period 0). What an audit is — the period's mean true compliance, the binomial sample, its random
+stream — is defined once in :mod:`sim.outcomes.audit`, so these audits are the rows
+``[measurement]`` and ``--spc-units`` give for the same unit and settings; they are kept
+(``observations``). Until the next audit the unit reacts to the gap between its observed
+compliance and ``target_compliance``: trying
 rises by ``response`` × gap on the log-hazard scale and seeing the data reinforces practice
 (``support``). Audit and feedback gives small to moderate gains, larger when baseline performance
 is low (Ivers et al. 2012, Cochrane: median +4.3 percentage points); the levers are assumptions.
@@ -19,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from sim.interventions.base import Intervention
+from sim.outcomes import audit
 from sim.params import P, ParamSet
 
 if TYPE_CHECKING:
@@ -30,8 +34,8 @@ class AuditFeedback(Intervention):
 
     type_name = "audit_feedback"
     PARAMS = ParamSet("audit_feedback", "Audit and feedback.", (
-        P("interval_weeks", 4, "Weeks between audits (4 = monthly).", unit="weeks", low=1,
-          high=52),
+        P("interval_weeks", 4, "Weeks per audit period, fed back after each (4 = monthly).",
+          unit="weeks", low=1, high=52),
         P("sample_size", 20, "Patients audited per unit, bundle and audit.", unit="patients",
           low=1, high=1000, source="assumption: In Safe Hands units audited ~20 a month"),
         P("target_compliance", 0.9, "Compliance the unit aims for.", unit="share", low=0.0,
@@ -49,28 +53,37 @@ class AuditFeedback(Intervention):
         """Start with no observations and no gap."""
         super().setup(model)
         self.gap = np.zeros((model.pop.n_units, len(model.scenario.bundles)), np.float32)
-        self._rows: list[tuple[int, int, int, int, int]] = []
+        self._weeks = audit.PeriodWeeks(self.pars["interval_weeks"])
+        self._audits: list[pd.DataFrame] = []
 
     def apply(self, model: ImplementationModel, week: int) -> None:
-        """Audit in audit weeks; react to the last observed gap in every active week."""
+        """Feed back the audit of the period that just ended; react to the gap every active week."""
+        # the unit audits calendar periods (sim.outcomes.audit); the one that ended last week
+        ended = self._weeks.add(week - 1, model.unit_compliance)
         if not self.active(week):
             return
         bundles = self.bundles_now(model)
         if len(bundles) == 0:
             return
         units = np.flatnonzero(self.units)
-        if (week - self.start_week) % self.pars["interval_weeks"] == 0:
-            rng = model.stream(f"intervention:{self.name}:audit")
+        if ended is not None:
+            period, true_all = ended
             n = self.pars["sample_size"]
-            true = np.nan_to_num(model.unit_compliance[np.ix_(units, bundles)], nan=0.0)
-            x = rng.binomial(n, np.clip(true, 0.0, 1.0))
+            true = true_all[np.ix_(units, bundles)]
+            applicable = ~np.isnan(true)
+            ui, bj = np.nonzero(applicable)
+            names = [(model.pop.unit_name[units[i]], model.scenario.bundle_names[bundles[j]])
+                     for i, j in zip(ui, bj, strict=True)]
+            counts = audit.compliant(audit.uniforms(model.seed, names, np.array([period]))[:, 0],
+                                     n, true[ui, bj])
+            x = np.zeros(true.shape, np.int64)
+            x[ui, bj] = counts
             self.gap[np.ix_(units, bundles)] = np.maximum(0.0,
                                                           self.pars["target_compliance"] - x / n)
-            applicable = ~np.isnan(model.unit_compliance[np.ix_(units, bundles)])
-            for i, u in enumerate(units):
-                for j, b in enumerate(bundles):
-                    if applicable[i, j]:
-                        self._rows.append((week, int(u), int(b), int(x[i, j]), n))
+            self._audits.append(audit.frame(
+                np.array([u for u, _ in names], object), np.array([b for _, b in names], object),
+                np.full(len(names), period), self.pars["interval_weeks"], true[ui, bj], n,
+                counts))
             for b in bundles:
                 audited = applicable[:, list(bundles).index(b)].sum()
                 model.add_cost(self.name, int(b), self.pars["cost_per_audit"] * audited)
@@ -79,9 +92,11 @@ class AuditFeedback(Intervention):
         self.give_support(model, self.units, support=self.pars["support"])
 
     def observations(self, model: ImplementationModel) -> pd.DataFrame:
-        """The audits so far: week, unit, bundle, compliant, audited."""
-        df = pd.DataFrame(self._rows, columns=["week", "unit", "bundle", "compliant",
-                                               "audited"])
-        df["unit"] = [model.pop.unit_name[u] for u in df["unit"]]
-        df["bundle"] = [model.scenario.bundle_names[b] for b in df["bundle"]]
-        return df
+        """The audits fed back so far, one row per unit, bundle and period.
+
+        The table of :mod:`sim.outcomes.audit`: the same rows ``[measurement]`` and
+        ``--spc-units`` give for the same unit and settings.
+        """
+        if not self._audits:
+            return pd.DataFrame(columns=list(audit.COLUMNS))
+        return pd.concat(self._audits, ignore_index=True)

@@ -2,7 +2,7 @@
 
 Two questions planners ask of a strategy: *when would our SPC charts show the improvement in
 compliance*, and *would our GTT sample detect the harm reduction at all*. Both are answered on
-the **observed** series (:mod:`sim.outcomes.measurement`, :mod:`sim.outcomes.gtt`), never on
+the **observed** series (:mod:`sim.outcomes.audit`, :mod:`sim.outcomes.gtt`), never on
 the model's true state, with the p-chart and Shewhart rules of :mod:`sim.outcomes.spc`.
 
 Charts

@@ -3,7 +3,7 @@
 Planners in In Safe Hands saw the world through three instruments, not through the true state:
 the Global Trigger Tool (monthly harm from ~20 sampled records per trust,
 :mod:`sim.outcomes.gtt`), SPC charts of bundle compliance audited on a sample of patients
-(:mod:`sim.outcomes.measurement`, :mod:`sim.outcomes.spc`), and the Safety Attitudes
+(:mod:`sim.outcomes.audit`, :mod:`sim.outcomes.spc`), and the Safety Attitudes
 Questionnaire (:mod:`sim.outcomes.culture`). A scenario with a ``[measurement]`` table gets, per
 strategy and replicate:
 
@@ -13,16 +13,15 @@ strategy and replicate:
   (:mod:`sim.outcomes.detection`);
 - ``survey``: per unit × survey week × scale, the reported % positive.
 
-Every draw comes from a ``measurement:…`` stream of the run seed, read only after the model has
-run, so adding ``[measurement]`` never changes the model's trajectory. The one exception is
+Every draw comes from a stream of the run seed (``measurement:…``; the audits' ``audit:…``, shared
+with audit & feedback: :mod:`sim.outcomes.audit`), read only after the model has run, so adding
+``[measurement]`` never changes the model's trajectory. The one exception is
 deliberate: culture figures (``teamwork_positive`` … or ``culture_file``) set the units'
 implementation climate at initialisation (see :mod:`sim.outcomes.culture`).
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,144 +29,12 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import InputError
-from sim.params import ORG_KINDS, P, Param, ParamSet
+from sim.params import SEVERITY_KEYS
 
 if TYPE_CHECKING:
     from sim.model import ImplementationModel
     from sim.scenario import Scenario
     from sim.world import World
-
-SEVERITY_KEYS = ("severity_share_E", "severity_share_F", "severity_share_G",
-                 "severity_share_H", "severity_share_I")
-_SEVERITY_SOURCE = ("Helsedirektoratet, Pasientskader i Norge 2020 målt med GTT, table 2: stays "
-                    "with >= 1 harm by severity E 5.5%, F 7.6%, G 0.65%, H 0.30%, I 0.15% of "
-                    "stays, normalised to shares of harms (assumption: one harm per harmed stay "
-                    "and category)")
-
-
-@dataclass(frozen=True)
-class WeekListParam(Param):
-    """A list of week numbers (the base declarations have no integer lists)."""
-
-    def allowed(self) -> str:
-        """Describe the allowed values."""
-        return "a list of week numbers (integers ≥ 0)"
-
-    def validate(self, value: Any, where: str) -> Any:
-        """Return the weeks as a list of ints, or raise :class:`InputError`."""
-        ok = isinstance(value, list) and all(
-            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-            and float(v).is_integer() and v >= 0 for v in value)
-        if not ok:
-            raise InputError(where, f"must be {self.allowed()}, got {value!r}")
-        return [int(v) for v in value]
-
-
-@dataclass(frozen=True)
-class MeasurementSet(ParamSet):
-    """``[measurement]``: per-field checks, then the checks that involve several fields."""
-
-    def resolve(self, table: Any, where: str) -> dict[str, Any]:
-        """Validate and fill defaults; severity shares must sum to 1, culture means come paired."""
-        out = super().resolve(table, where)
-        total = sum(out[k] for k in SEVERITY_KEYS)
-        if abs(total - 1.0) > 1e-6:
-            given = [k for k in SEVERITY_KEYS if k in (table or {})] or list(SEVERITY_KEYS)
-            raise InputError(f"{where}.{given[0]}", f"the severity shares E-I must sum to 1, "
-                             f"they sum to {total:g}")
-        pair = ("teamwork_positive", "safety_climate_positive")
-        if (out[pair[0]] is None) != (out[pair[1]] is None):
-            missing = pair[0] if out[pair[0]] is None else pair[1]
-            raise InputError(f"{where}.{missing}", f"give both {pair[0]} and {pair[1]} (mean % "
-                             "positive across units), or neither")
-        return out
-
-
-MEASUREMENT = MeasurementSet(
-    "measurement",
-    "Measurement as the programme did it (optional section): Global Trigger Tool harm per trust, "
-    "audited compliance on SPC charts, Safety Attitudes Questionnaire surveys, and the time "
-    "until the charts detect a change.",
-    (
-        # Global Trigger Tool
-        P("gtt_records_per_month", 20, "Closed records reviewed per hospital trust per month "
-          "(0: no GTT).", unit="records", low=0, high=1000000,
-          source="In Safe Hands / national GTT: 11,728 records by 47 GTT teams in 2012 ≈ 21 a "
-          "team a month (Helsedirektoratet, Pasientskader i Norge)"),
-        P("month_weeks", 4, "Weeks per GTT month.", unit="weeks", low=1, high=13,
-          source="assumption: 13 four-week months a year keep months whole weeks"),
-        P("gtt_baseline_months", 12, "GTT months reviewed before the programme (at week-0 "
-          "harm rates); the harm chart's centre is frozen on them.", unit="months", low=1,
-          high=120, source="the national GTT began in 2010, In Safe Hands in 2011 (SPEC §11)"),
-        P("length_of_stay_days", 4.5, "Mean length of a somatic hospital stay: admissions per "
-          "week = census × 7 / length of stay.", unit="days", low=0.1, high=365.0,
-          source="assumption: ~4.5 days, as in the shipped bundles' harm rates"),
-        P("baseline_harm_share", 0.16, "Share of admissions with ≥ 1 harm (E-I) at week 0; "
-          "a background of harm types no modelled bundle addresses is calibrated to it.",
-          unit="share", low=0.001, high=0.99,
-          source="SPEC §11: GTT 15.9% (2010), 16.1% (2011) (FHI 2014)"),
-        P("severity_share_E", 0.39, "Share of harms of severity E (temporary, intervention "
-          "needed).", unit="share", low=0.0, high=1.0, source=_SEVERITY_SOURCE),
-        P("severity_share_F", 0.535, "Share of harms of severity F (temporary, prolonged "
-          "stay).", unit="share", low=0.0, high=1.0, source=_SEVERITY_SOURCE),
-        P("severity_share_G", 0.045, "Share of harms of severity G (permanent harm).",
-          unit="share", low=0.0, high=1.0, source=_SEVERITY_SOURCE),
-        P("severity_share_H", 0.02, "Share of harms of severity H (life-sustaining "
-          "intervention needed).", unit="share", low=0.0, high=1.0, source=_SEVERITY_SOURCE),
-        P("severity_share_I", 0.01, "Share of harms of severity I (contributed to death).",
-          unit="share", low=0.0, high=1.0, source=_SEVERITY_SOURCE),
-        # compliance audits and SPC
-        P("audit_sample_size", 20, "Patients audited per charted unit, bundle and period.",
-          unit="patients", low=1, high=1000000,
-          source="assumption: In Safe Hands units audited ~20 records a month (Extranet)"),
-        P("audit_period_weeks", 4, "Weeks per audit period.", unit="weeks", low=1, high=52),
-        P("audit_baseline_periods", 6, "Audit periods measured before the programme (at "
-          "week-0 compliance); the compliance chart's centre is frozen on them.",
-          unit="periods", low=1, high=104,
-          source="assumption: a baseline of ~6 points before changes, as improvement guides "
-          "advise"),
-        P("chart_kinds", ["hospital"], "Organisation kinds whose units chart compliance.",
-          kind="list[str]", choices=ORG_KINDS),
-        P("chart_units", [], "Named units to chart instead of chart_kinds (empty: use "
-          "chart_kinds).", kind="list[str]"),
-        P("spc_rules", ["outside", "shift", "trend"], "Shewhart rules that count as a signal.",
-          kind="list[str]", choices=("outside", "shift", "trend"),
-          source="Provost & Murray, The Health Care Data Guide (2011)"),
-        P("spc_sigma", 3.0, "Width of the control limits in standard errors.", low=0.5,
-          high=10.0, source="Montgomery, Introduction to Statistical Quality Control"),
-        P("spc_shift_length", 8, "Points in a row on one side of the centre for a shift.",
-          low=2, high=100, source="Provost & Murray (2011)"),
-        P("spc_trend_length", 6, "Points rising (or falling) in a row for a trend.", low=2,
-          high=100, source="Provost & Murray (2011)"),
-        P("spc_centre", "baseline", "Centre line: estimated from the baseline points "
-          "('baseline', as a unit would) or the true baseline proportion ('known', idealised).",
-          choices=("baseline", "known")),
-        P("spc_plots", 2, "Charted units whose SPC charts (first replicate) are drawn.",
-          unit="units", low=0, high=1000),
-        P("null_simulations", 1000, "In-control charts simulated for the expected false-signal "
-          "share in the detection summary (0: skip).", low=0, high=1000000),
-        # safety culture (SAQ)
-        P("teamwork_positive", None, "Mean % positive on the SAQ teamwork-climate scale across "
-          "units; with safety_climate_positive it sets each unit's climate (default: not "
-          "given, the climate is the model's).", kind="float", unit="%", low=0.0, high=100.0),
-        P("safety_climate_positive", None, "Mean % positive on the SAQ safety-climate scale "
-          "across units.", kind="float", unit="%", low=0.0, high=100.0),
-        P("culture_concentration", 10.0, "Beta concentration of unit culture around the means "
-          "(higher: units more alike).", low=0.5, high=10000.0),
-        P("culture_file", "", "CSV of per-unit survey figures (columns unit, "
-          "teamwork_positive, safety_climate_positive in %); relative to the scenario file."),
-        P("teamwork_weight", 0.5, "Weight of teamwork (vs safety climate) in the climate a "
-          "unit's culture gives.", unit="share", low=0.0, high=1.0),
-        P("culture_drift", 0.2, "Rise of the shares positive per unit rise of a unit's mean "
-          "compliance (reported culture only; not fed back).", low=0.0, high=5.0),
-        WeekListParam("survey_weeks", "list[int]", [], "Weeks at which every unit is surveyed "
-                      "(empty: week 0 and every 52 weeks).", unit="weeks"),
-        P("survey_response_rate", 0.6, "Share of a unit's staff who answer the survey.",
-          unit="share", low=0.0, high=1.0,
-          source="assumption: response rates of ~60% in the Norwegian hospital surveys"),
-    ),
-)
-
 
 # --- preflight checks that need the population -------------------------------------------------
 def chart_units(world: World, m: dict[str, Any], where: str = "measurement.chart_units"
@@ -204,9 +71,8 @@ def check(scenario: Scenario, world: World) -> None:
 def observe(scenario: Scenario, world: World, model: ImplementationModel, seed: int
             ) -> dict[str, pd.DataFrame]:
     """What the programme would have seen of one strategy run (see the module docstring)."""
-    from sim.outcomes import culture, gtt, harm
+    from sim.outcomes import audit, culture, gtt, harm
     from sim.outcomes.detection import ChartSpec, detect
-    from sim.outcomes.measurement import audit_series
     from sim.rng import stream
 
     m = scenario.measurement
@@ -216,34 +82,17 @@ def observe(scenario: Scenario, world: World, model: ImplementationModel, seed: 
     horizon = scenario.weeks
     detection: list[dict[str, Any]] = []
 
-    # Compliance audits on SPC charts
+    # Compliance audits on SPC charts (one audit definition: sim.outcomes.audit)
     k = m["audit_baseline_periods"]
-    period = m["audit_period_weeks"]
-    n = m["audit_sample_size"]
-    frames = []
-    for u in chart_units(world, m):
-        for b, bundle in enumerate(scenario.bundle_names):
-            c0 = rec.compliance[0, u, b]
-            if np.isnan(c0):
-                continue  # the bundle does not apply here
-            unit = pop.unit_name[u]
-            rng = stream(seed, f"measurement:audit:{unit}:{bundle}")
-            base = pd.DataFrame({"period": np.arange(1 - k, 1), "week": np.arange(1 - k, 1) *
-                                 period, "true_compliance": float(c0), "audited": n,
-                                 "compliant": rng.binomial(n, float(c0), k)})
-            obs = pd.concat([base, audit_series(rec.compliance[:, u, b], rec.weeks, n, period,
-                                                rng)], ignore_index=True)
-            obs.insert(0, "bundle", bundle)
-            obs.insert(0, "unit", unit)
-            obs["baseline"] = obs["period"] <= 0
-            obs["observed_compliance"] = obs["compliant"] / obs["audited"]
-            frames.append(obs)
-            d = detect(obs["compliant"].to_numpy(), obs["audited"].to_numpy(),
-                       obs["week"].to_numpy(), k, spec, "up", known_centre=float(c0))
-            detection.append({"measure": "compliance", "entity": unit, "bundle": bundle,
-                              "true_baseline": float(c0),
-                              "true_end": float(obs["true_compliance"].iloc[-1]), **d})
-    compliance = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    compliance = audit.audits(rec.compliance, rec.weeks, chart_units(world, m), pop.unit_name,
+                              scenario.bundle_names, audit.AuditSpec.of(m), seed)
+    for (unit, bundle), obs in compliance.groupby(["unit", "bundle"], sort=False):
+        c0 = float(obs["true_compliance"].iloc[0])
+        d = detect(obs["compliant"].to_numpy(), obs["audited"].to_numpy(),
+                   obs["week"].to_numpy(), k, spec, "up", known_centre=c0)
+        detection.append({"measure": "compliance", "entity": unit, "bundle": bundle,
+                          "true_baseline": c0,
+                          "true_end": float(obs["true_compliance"].iloc[-1]), **d})
 
     # Global Trigger Tool per trust
     census = harm.unit_census(pop, scenario.patients, scenario.structure)

@@ -167,6 +167,30 @@ def _safe(text: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in text)
 
 
+def plot_compliance_charts(audits: pd.DataFrame, m: dict[str, Any], folder: Path
+                           ) -> list[str]:
+    """One p-chart per strategy × unit × bundle of an audit table, read as ``[measurement]`` does.
+
+    The centre is frozen on the baseline periods (or known), with the rules of ``m``; used for
+    ``measurement_spc/`` and for ``--spc-units``' ``spc/``. Returns paths relative to the
+    folder's parent.
+    """
+    from sim.outcomes.detection import ChartSpec, chart
+    from sim.outcomes.spc import plot_spc
+
+    spec = ChartSpec.from_measurement(m)
+    folder.mkdir(exist_ok=True)
+    written = []
+    for (strategy, unit, bundle), g in audits.groupby(["strategy", "unit", "bundle"], sort=False,
+                                                      observed=True):
+        c = chart(g["compliant"], g["audited"], m["audit_baseline_periods"], spec,
+                  known_centre=float(g["true_compliance"].iloc[0]), periods=g["week"].to_numpy())
+        name = f"{_safe(f'{strategy}__{unit}__{bundle}')}.png"
+        plot_spc(c, folder / name, title=f"{unit} — {bundle.replace('_', ' ')} — {strategy}")
+        written.append(f"{folder.name}/{name}")
+    return written
+
+
 def plot_spc_examples(tables: dict[str, pd.DataFrame], scenario: Any, out: Path) -> list[str]:
     """p-charts (first replicate) of the first ``spc_plots`` charted units and the first trust.
 
@@ -181,20 +205,13 @@ def plot_spc_examples(tables: dict[str, pd.DataFrame], scenario: Any, out: Path)
     written: list[str] = []
     comp = tables.get("compliance_observed", pd.DataFrame())
     gtt = tables.get("gtt", pd.DataFrame())
-    if m["spc_plots"] == 0 and gtt.empty:
+    if m["spc_plots"] == 0:  # no example charts at all, the trust's GTT chart included
         return written
     folder.mkdir(exist_ok=True)
     if len(comp):
         first = comp[comp["replicate"] == comp["replicate"].min()]
         units = list(dict.fromkeys(first["unit"]))[: m["spc_plots"]]
-        for (strategy, unit, bundle), g in first[first["unit"].isin(units)].groupby(
-                ["strategy", "unit", "bundle"], sort=False, observed=True):
-            c = chart(g["compliant"], g["audited"], m["audit_baseline_periods"], spec,
-                      known_centre=float(g["true_compliance"].iloc[0]),
-                      periods=g["week"].to_numpy())
-            name = f"{_safe(f'{strategy}__{unit}__{bundle}')}.png"
-            plot_spc(c, folder / name, title=f"{unit} — {bundle.replace('_', ' ')} — {strategy}")
-            written.append(f"measurement_spc/{name}")
+        written += plot_compliance_charts(first[first["unit"].isin(units)], m, folder)
     if len(gtt):
         first = gtt[gtt["replicate"] == gtt["replicate"].min()]
         trust = first["trust"].iloc[0]

@@ -21,6 +21,7 @@ import solara
 import solara.lab
 
 from sim.errors import InputError
+from sim.outcomes.audit import AuditSpec
 from sim.params import P
 from sim.scenario import TOP, load_scenario
 from sim.ui import figures
@@ -146,10 +147,9 @@ def SpcView(session: ExplorerSession, version: int) -> None:
         solara.Select("bundle", values=bundles, value=which, on_value=bundle.set, dense=True)
     if not chosen:
         solara.Info("Choose one or more units to chart.")
-    period = session.model.scenario.output["spc_period_weeks"]
     for k, (unit, png) in enumerate(pngs):
         if png is None:
-            solara.Info(f"{unit}: no audit yet — the first audit is at week {period}.")
+            solara.Info(f"{unit}: not audited — {which} does not apply to this unit.")
         else:
             safe = "".join(c if c.isalnum() else "_" for c in unit)
             PngFigure(png, f"spc-{k}", f"spc_{safe}_{which}_week{session.week}.png")
@@ -240,8 +240,8 @@ def Views(session: ExplorerSession, version: int, bump: Any, playing: solara.Rea
     png = solara.use_memo(compliance, [id(session.model), version])
     with solara.Card("Compliance and adoption per bundle", margin=0):
         PngFigure(png, "compliance", f"compliance_week{readout.week}.png")
-    period = session.model.scenario.output["spc_period_weeks"]
-    size = session.model.scenario.output["spc_sample_size"]
+    spec = AuditSpec.of(session.model.scenario.measurement)
+    period, size = spec.period_weeks, spec.sample_size
     with solara.Row(gap="12px", style={"flex-wrap": "wrap", "align-items": "flex-start"}):
         with solara.Card("Collaboration network", margin=0, style={"flex": "1 1 480px"}):
             NetworkView(session, version)

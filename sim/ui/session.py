@@ -21,8 +21,9 @@ import numpy as np
 
 from sim.errors import InputError
 from sim.model import ImplementationModel
-from sim.outcomes.measurement import audit_series
-from sim.outcomes.spc import PChart, p_chart
+from sim.outcomes import audit
+from sim.outcomes.detection import ChartSpec, chart
+from sim.outcomes.spc import PChart
 from sim.rng import stream
 from sim.scenario import TOP, Scenario, load_scenario
 from sim.ui.inputs import SMALL_STRUCTURE
@@ -232,10 +233,10 @@ class ExplorerSession:
         return chosen or names[:n]
 
     def spc_chart(self, unit: str, bundle: str) -> PChart | None:
-        """The p-chart of a unit's monthly audited compliance so far (None: too few weeks).
+        """The p-chart of a unit's audited compliance so far (None: the bundle does not apply).
 
-        Audits are drawn from the same named stream as ``implsim run --spc-units``, so the
-        chart of a finished run matches the command's.
+        The one audit of :mod:`sim.outcomes.audit` under the ``[measurement]`` settings, charted
+        as ``implsim run --spc-units`` does, so the chart of a finished run matches the command's.
         """
         with self.lock:
             m = self.model
@@ -244,17 +245,19 @@ class ExplorerSession:
                 raise InputError("SPC unit", f"no unit named {unit!r}")
             if bundle not in m.scenario.bundle_names:
                 raise InputError("SPC bundle", f"no bundle named {bundle!r}")
-            u, b = names.index(unit), m.scenario.bundle_names.index(bundle)
             rec = m.recorder
             weeks = [w for w in rec.weeks if w <= m.week]
-            rng = stream(m.seed, f"measurement:spc:{unit}:{bundle}")
-            obs = audit_series(rec.compliance[: len(weeks), u, b], weeks,
-                               m.scenario.output["spc_sample_size"],
-                               m.scenario.output["spc_period_weeks"], rng)
+            b = m.scenario.bundle_names.index(bundle)
+            obs = audit.audits(rec.compliance[: len(weeks), :, [b]], weeks, [names.index(unit)],
+                               names, [bundle], audit.AuditSpec.of(m.scenario.measurement),
+                               m.seed)
         if obs.empty:
             return None
-        return p_chart(obs["compliant"], obs["audited"], periods=obs["week"].to_numpy(),
-                       baseline_points=min(6, len(obs)))
+        ms = audit.settings(m.scenario.measurement)
+        return chart(obs["compliant"], obs["audited"], ms["audit_baseline_periods"],
+                     ChartSpec.from_measurement(ms),
+                     known_centre=float(obs["true_compliance"].iloc[0]),
+                     periods=obs["week"].to_numpy())
 
     def network(self, max_nodes: int = 300) -> tuple[NetworkSample, np.ndarray, np.ndarray]:
         """A sample of at most ``max_nodes`` staff, its ties now, and its stages (n, B)."""
