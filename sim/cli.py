@@ -26,8 +26,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from sim.progress import Progress
     from sim.provenance import code_version, package_versions
     from sim.rng import replicate_seeds
-    from sim.run import check_units, preflight, run_replicates
     from sim.scenario import load_scenario
+    from sim.simulate import check_units, preflight, run_replicates
 
     scenario = load_scenario(args.scenario)
     seed = scenario.seed if args.seed is None else args.seed
@@ -216,8 +216,8 @@ def _cmd_bundles(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from sim.run import preflight
     from sim.scenario import load_scenario
+    from sim.simulate import preflight
 
     sc = load_scenario(args.scenario)
     world = preflight(sc)

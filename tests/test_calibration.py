@@ -48,8 +48,8 @@ from sim.errors import InputError
 from sim.experiment.design import apply_point
 from sim.model import ImplementationModel
 from sim.rng import stream
-from sim.run import run
 from sim.scenario import load_scenario
+from sim.simulate import run
 
 REPO = Path(__file__).resolve().parents[1]
 MI_DATA = REPO / "calibration" / "data" / "medical_innovation"

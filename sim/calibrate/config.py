@@ -67,8 +67,8 @@ from sim.errors import InputError
 from sim.experiment.design import SECTIONS, apply_point
 from sim.interventions import COMMON, REGISTRY
 from sim.params import MODEL, NETWORK, ORG_KINDS, PATIENTS, STRUCTURE, P, Param, ParamSet
-from sim.run import preflight
 from sim.scenario import DEFAULT_SCENARIO, Scenario, load_scenario
+from sim.simulate import preflight
 from sim.tomlfile import read_toml
 
 __all__ = ["Calibration", "calibration_from_dict", "load_calibration"]
