@@ -41,13 +41,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from sim.errors import InputError
 from sim.interventions import make_intervention
 from sim.params import P, ParamSet
-from sim.rng import name_key, replicate_seeds
+from sim.rng import child_seed, replicate_seeds
 from sim.scenario import Scenario, load_scenario, parse_strategy
 from sim.tomlfile import read_toml
 
@@ -115,8 +114,7 @@ class Experiment:
             if shared is not None:
                 seed = shared[r]
             else:  # independent streams for every arm and point
-                seq = np.random.SeedSequence(root, spawn_key=(a, p, r, name_key("independent")))
-                seed = int(seq.generate_state(1, np.uint64)[0] >> np.uint64(1))
+                seed = child_seed(root, a, p, r, "independent")
             out.append(Run(len(out), a, p, r, seed))
         return out
 
