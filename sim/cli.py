@@ -11,20 +11,18 @@ code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 from sim.errors import InputError, output_dir
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from sim import provenance
     from sim.outcomes.compare import compare_arms
     from sim.plots.comparison import plot_comparison
     from sim.plots.uptake import plot_uptake
     from sim.progress import Progress
-    from sim.provenance import code_version, package_versions
     from sim.rng import replicate_seeds
     from sim.scenario import load_scenario
     from sim.simulate import check_units, preflight, run_replicates
@@ -59,18 +57,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         from sim.outcomes.observe import write_outputs
 
         files += write_outputs(result.measurement, scenario, seed, out)
-    manifest = {
-        "command": "implsim " + " ".join(args.argv),
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "root_seed": seed,
-        "replicates": reps,
-        "replicate_seeds": replicate_seeds(seed, reps),
-        "scenario": scenario.resolved(),
-        "versions": package_versions(),
-        "code_version": code_version(),
-        "files": files,
-    }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+    manifest = provenance.manifest(
+        {"root_seed": seed, "replicates": reps, "replicate_seeds": replicate_seeds(seed, reps),
+         "scenario": scenario.resolved()},
+        command="implsim " + " ".join(args.argv), files=files)
+    (out / "manifest.json").write_text(provenance.manifest_text(manifest))
     plot_uptake(result.timeseries, out / "uptake.png", scenario.name)
     if not args.quiet:
         _print_table(result.summary)

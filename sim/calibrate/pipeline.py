@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim import provenance
 from sim.calibrate.abc import (
     ABCResult,
     Generation,
@@ -52,7 +53,6 @@ from sim.calibrate.scenario_file import calibrated_scenario
 from sim.errors import InputError, output_dir
 from sim.experiment import ResultStore, experiment_from_dict, run_experiment
 from sim.progress import Progress
-from sim.provenance import code_version, package_versions
 from sim.rng import child_seed, stream
 
 __all__ = ["CalibrationReport", "run_calibration", "simulate_points"]
@@ -276,8 +276,7 @@ def run_calibration(cal: Calibration, out: str | Path, *, scheduler: str | None 
     files = ["posterior.csv", "posterior_summary.csv", "generations.csv", "pairs.png",
              "ppc.csv", "ppc.png", "calibrated.toml", "manifest.json"]
     seconds = time.monotonic() - start
-    manifest = {
-        "command": command, "created": datetime.now(UTC).isoformat(timespec="seconds"),
+    manifest = provenance.manifest({
         "calibration": cal.path, "fingerprint": cal.fingerprint(), "seed": cal.seed,
         "scenario": str(cal.scenario_path), "strategy": cal.strategy, "fixed": cal.fixed,
         "stopped": result.stopped, "generations": len(result.generations),
@@ -286,8 +285,7 @@ def run_calibration(cal: Calibration, out: str | Path, *, scheduler: str | None 
         "execution": "serial" if not (scheduler or workers) else (scheduler or
                                                                   f"local Dask, {workers} "
                                                                   "workers"),
-        "calibration_file": cal.raw, "versions": package_versions(),
-        "code_version": code_version(), "files": files,
-    }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+        "calibration_file": cal.raw,
+    }, command=command, files=files)
+    (out / "manifest.json").write_text(provenance.manifest_text(manifest))
     return CalibrationReport(out, result, summary, ppc, files, seconds, done)
