@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
+from tiny import TINY_STRUCTURE
+
 from sim import provenance
-from tests.tiny import TINY_STRUCTURE
 
 
 def test_manifest_has_the_common_head_and_tail():
