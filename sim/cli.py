@@ -18,12 +18,8 @@ from sim.errors import InputError, output_dir
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from sim import provenance
-    from sim.outcomes.compare import compare_arms
-    from sim.plots.comparison import plot_comparison
-    from sim.plots.uptake import plot_uptake
+    from sim.outputs import write_run
     from sim.progress import Progress
-    from sim.rng import replicate_seeds
     from sim.scenario import load_scenario
     from sim.simulate import check_units, preflight, run_replicates
 
@@ -44,49 +40,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
                    quiet=args.quiet)
     result = run_replicates(scenario, seed, reps, on_week=bar.advance,
                             spc_units=spc_units)
-    result.timeseries.to_parquet(out / "timeseries.parquet", index=False)
-    result.summary.to_csv(out / "summary.csv", index=False)
-    files = ["timeseries.parquet", "summary.csv", "uptake.png"]
-    comparison = compare_arms(result.summary)
-    comparison.to_csv(out / "comparison.csv", index=False)
-    plot_comparison(comparison, out / "comparison.png", scenario.name)
-    files += ["comparison.csv", "comparison.png"]
-    if spc_units:
-        files += _write_spc(result.spc, out)
-    if scenario.measurement is not None:  # GTT, audited compliance, detection, survey
-        from sim.outcomes.observe import write_outputs
-
-        files += write_outputs(result.measurement, scenario, seed, out)
-    manifest = provenance.manifest(
-        {"root_seed": seed, "replicates": reps, "replicate_seeds": replicate_seeds(seed, reps),
-         "scenario": scenario.resolved()},
-        command="implsim " + " ".join(args.argv), files=files)
-    (out / "manifest.json").write_text(provenance.manifest_text(manifest))
-    plot_uptake(result.timeseries, out / "uptake.png", scenario.name)
+    files = write_run(result, scenario, out, seed=seed, replicates=reps,
+                      command="implsim " + " ".join(args.argv), spc_units=spc_units)
     if not args.quiet:
         _print_table(result.summary)
-        print(f"\nwrote {out}/: manifest.json, " + ", ".join(files))
+        print(f"\nwrote {out}/: " + ", ".join(files))
     return 0
 
-
-
-def _write_spc(spc, out: Path) -> list[str]:
-    """SPC p-charts of the audited compliance of the chosen units (first replicate)."""
-    from sim.outcomes.spc import p_chart, plot_spc
-
-    spc.to_csv(out / "spc.csv", index=False)
-    written = ["spc.csv"]
-    (out / "spc").mkdir(exist_ok=True)
-    first = spc[spc["replicate"] == spc["replicate"].min()]
-    for (strategy, unit, bundle), grp in first.groupby(["strategy", "unit", "bundle"],
-                                                        sort=False):
-        chart = p_chart(grp["compliant"], grp["audited"], periods=grp["week"].to_numpy(),
-                        baseline_points=min(6, len(grp)))
-        safe = "".join(c if c.isalnum() else "_" for c in f"{strategy}__{unit}__{bundle}")
-        plot_spc(chart, out / "spc" / f"{safe}.png",
-                 title=f"{unit} — {bundle.replace('_', ' ')} — {strategy}")
-        written.append(f"spc/{safe}.png")
-    return written
 
 
 def _print_table(summary) -> None:

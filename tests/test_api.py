@@ -55,3 +55,22 @@ def test_readme_notebook_example_runs():
     table = namespace["table"]
     assert len(table) == len(namespace["scenario"].strategies)
     assert table["adoption"].between(0, 1).all()
+
+
+def test_write_run_writes_what_implsim_run_writes(tmp_path):
+    """The library function behind ``implsim run``: same files, listed in the manifest."""
+    import json
+
+    from sim import load_scenario, run_replicates
+    from sim.outputs import write_run
+
+    scenario = load_scenario().with_overrides(structure={"wards_per_trust": 2,
+                                                         "municipalities_per_trust": 1})
+    scenario.weeks = 8
+    result = run_replicates(scenario, 3, 2)
+    files = write_run(result, scenario, tmp_path / "out", seed=3, replicates=2)
+    assert files[0] == "manifest.json"
+    assert {"timeseries.parquet", "summary.csv", "comparison.csv", "uptake.png"} <= set(files)
+    assert all((tmp_path / "out" / f).is_file() for f in files)
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["files"] == files[1:] and len(manifest["replicate_seeds"]) == 2
