@@ -12,8 +12,8 @@ A calibration file is TOML (see ``calibration/*.toml``)::
 
     [data.doctors]                 # observed data, by name (formats: sim.calibrate.observed)
     format = "adoption_times"      # or "aggregate" with file = "counts.csv"
-    nodes = "data/medical_innovation/doctors.csv"
-    edges = "data/medical_innovation/nominations.csv"
+    nodes = "../sim/networks/data/medical_innovation/doctors.csv"
+    edges = "../sim/networks/data/medical_innovation/nominations.csv"
     id_column = "doctor"
     time_column = "adoption_month"
     periods = 17

@@ -15,7 +15,8 @@ Conventions of the returned graphs:
 - self-loops are dropped.
 
 :func:`load_medical_innovation` loads the Medical Innovation physician network shipped in
-``calibration/data/medical_innovation`` (Coleman, Katz & Menzel), with adoption months.
+inside the package, ``sim/networks/data/medical_innovation`` (Coleman, Katz & Menzel), with
+adoption months; it is found through :mod:`importlib.resources`, so an installed copy finds it.
 """
 
 from __future__ import annotations
@@ -27,12 +28,12 @@ import os
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import networkx as nx
 
-import sim
 from sim.errors import InputError
 
 __all__ = [
@@ -466,8 +467,11 @@ def load_network(
 
 
 def medical_innovation_dir() -> Path:
-    """Return the directory of the shipped data, ``calibration/data/medical_innovation``."""
-    return Path(sim.__file__).parents[1] / "calibration" / "data" / "medical_innovation"
+    """Return the directory of the shipped data, ``sim/networks/data/medical_innovation``.
+
+    Found as package data, so it works from an installed (non-editable) copy as well.
+    """
+    return Path(str(resources.files("sim.networks") / "data" / "medical_innovation"))
 
 
 def load_medical_innovation(directory: PathLike | None = None) -> nx.DiGraph:
