@@ -11,9 +11,7 @@ code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 from sim.errors import InputError, output_dir
@@ -21,14 +19,10 @@ from sim.memory import retain_freed_memory
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from sim.outcomes.compare import compare_arms
-    from sim.plots.comparison import plot_comparison
-    from sim.plots.uptake import plot_uptake
+    from sim.outputs import write_run
     from sim.progress import Progress
-    from sim.provenance import code_version, package_versions
-    from sim.rng import replicate_seeds
-    from sim.run import check_units, preflight, run_replicates
     from sim.scenario import load_scenario
+    from sim.simulate import check_units, preflight, run_replicates
 
     scenario = load_scenario(args.scenario)
     seed = scenario.seed if args.seed is None else args.seed
@@ -47,50 +41,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
                    quiet=args.quiet)
     result = run_replicates(scenario, seed, reps, on_week=bar.advance,
                             spc_units=spc_units)
-    result.timeseries.to_parquet(out / "timeseries.parquet", index=False)
-    result.summary.to_csv(out / "summary.csv", index=False)
-    files = ["timeseries.parquet", "summary.csv", "uptake.png"]
-    comparison = compare_arms(result.summary)
-    comparison.to_csv(out / "comparison.csv", index=False)
-    plot_comparison(comparison, out / "comparison.png", scenario.name)
-    files += ["comparison.csv", "comparison.png"]
-    if spc_units:
-        files += _write_spc(result.spc, scenario, out)
-    if scenario.measurement is not None:  # GTT, audited compliance, detection, survey
-        from sim.outcomes.observe import write_outputs
-
-        files += write_outputs(result.measurement, scenario, seed, out)
-    manifest = {
-        "command": "implsim " + " ".join(args.argv),
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "root_seed": seed,
-        "replicates": reps,
-        "replicate_seeds": replicate_seeds(seed, reps),
-        "scenario": scenario.resolved(),
-        "versions": package_versions(),
-        "code_version": code_version(),
-        "files": files,
-    }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
-    plot_uptake(result.timeseries, out / "uptake.png", scenario.name)
+    files = write_run(result, scenario, out, seed=seed, replicates=reps,
+                      command="implsim " + " ".join(args.argv), spc_units=spc_units)
     if not args.quiet:
         _print_table(result.summary)
-        print(f"\nwrote {out}/: manifest.json, " + ", ".join(files))
+        print(f"\nwrote {out}/: " + ", ".join(files))
     return 0
 
-
-
-def _write_spc(spc, scenario, out: Path) -> list[str]:
-    """spc.csv and p-charts (first replicate) of the chosen units' ``[measurement]`` audits."""
-    from sim.outcomes.audit import settings
-    from sim.plots.detection import plot_compliance_charts
-
-    spc.to_csv(out / "spc.csv", index=False)
-    if spc.empty:
-        return ["spc.csv"]
-    first = spc[spc["replicate"] == spc["replicate"].min()]
-    return ["spc.csv", *plot_compliance_charts(first, settings(scenario.measurement),
-                                               out / "spc")]
 
 
 def _print_table(summary) -> None:
@@ -211,8 +168,8 @@ def _cmd_bundles(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from sim.run import preflight
     from sim.scenario import load_scenario
+    from sim.simulate import preflight
 
     sc = load_scenario(args.scenario)
     world = preflight(sc)

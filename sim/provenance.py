@@ -1,11 +1,14 @@
-"""Provenance: package versions and code version attached to every result."""
+"""Provenance: the manifest every result directory carries (command, time, versions, code)."""
 
 from __future__ import annotations
 
+import json
 import platform
 import subprocess
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import sim
 
@@ -36,3 +39,24 @@ def code_version() -> str:
         return commit + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return f"implsim {sim.__version__} (no git checkout)"
+
+
+def manifest(fields: dict[str, Any], *, command: str | None = None,
+             files: list[str] | None = None) -> dict[str, Any]:
+    """A result's manifest: ``fields`` between the common head and tail.
+
+    Every writer (``implsim run``, the experiment store, sensitivity, calibration) records the
+    same provenance the same way: the command (when there is one), the creation time, package
+    versions, the code version and the files written.
+    """
+    head: dict[str, Any] = {} if command is None else {"command": command}
+    head["created"] = datetime.now(UTC).isoformat(timespec="seconds")
+    tail: dict[str, Any] = {"versions": package_versions(), "code_version": code_version()}
+    if files is not None:
+        tail["files"] = files
+    return {**head, **fields, **tail}
+
+
+def manifest_text(data: dict[str, Any]) -> str:
+    """A manifest as JSON text (values JSON does not know, such as paths, as strings)."""
+    return json.dumps(data, indent=2, default=str) + "\n"

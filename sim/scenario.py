@@ -15,7 +15,6 @@ from typing import Any
 
 from sim.bundles import Bundle, resolve_bundle
 from sim.errors import InputError
-from sim.interventions import make_intervention
 from sim.params import MEASUREMENT, MODEL, NETWORK, PATIENTS, STRUCTURE, P, ParamSet
 from sim.tomlfile import read_toml
 
@@ -104,6 +103,10 @@ class Scenario:
 
     def build_interventions(self, strategy: Strategy) -> list:
         """Fresh intervention objects for one run of ``strategy``."""
+        # Imported here: the intervention classes pull in numpy-heavy run code (population,
+        # pandas), which loading and editing a scenario does not need.
+        from sim.interventions import make_intervention
+
         out = []
         seen: dict[str, int] = {}
         for i, spec in enumerate(strategy.interventions):

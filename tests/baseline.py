@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 
 from sim.rng import replicate_seeds
-from sim.run import run
 from sim.scenario import Scenario, load_scenario
+from sim.simulate import run
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = Path(__file__).with_name("baseline.json")

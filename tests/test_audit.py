@@ -17,8 +17,8 @@ import pytest
 from sim.cli import main
 from sim.errors import InputError
 from sim.outcomes import audit
-from sim.run import run
 from sim.scenario import scenario_from_dict
+from sim.simulate import run
 from sim.world import build_world
 
 UNIT = "Trust 1 hospital ward 2"

@@ -48,11 +48,11 @@ from sim.errors import InputError
 from sim.experiment.design import apply_point
 from sim.model import ImplementationModel
 from sim.rng import stream
-from sim.run import run
 from sim.scenario import load_scenario
+from sim.simulate import run
 
 REPO = Path(__file__).resolve().parents[1]
-MI_DATA = REPO / "calibration" / "data" / "medical_innovation"
+MI_DATA = REPO / "sim" / "networks" / "data" / "medical_innovation"
 WEEKS_PER_MONTH = 4.348
 
 # A tiny catchment: two nursing-home units of 30 staff, 30 weeks, everybody aware at once,

@@ -171,7 +171,7 @@ def test_fingerprint_ignores_file_location_but_not_content(tmp_path):
 
 def test_serial_store_matches_direct_runs(tmp_path):
     """The store holds exactly what run() gives for each run's seed."""
-    from sim.run import run
+    from sim.simulate import run
 
     exp = load_experiment(write(tmp_path, TINY.format(replicates=2, crn="true")))
     run_experiment(exp, tmp_path / "s", serial=True, quiet=True)

@@ -19,8 +19,8 @@ from sim.model import ImplementationModel
 from sim.outcomes import harm
 from sim.outcomes.proctor import TWELVE_MONTHS, summarise
 from sim.population import KIND_CODE
-from sim.run import run
 from sim.scenario import Scenario, scenario_from_dict
+from sim.simulate import run
 from sim.state import UNAWARE
 from sim.world import build_world
 

@@ -24,8 +24,8 @@ from sim.outcomes.detection import censored_quantile, summarise
 from sim.outcomes.spc import first_signal, p_chart
 from sim.params import MEASUREMENT
 from sim.rng import replicate_seeds, stream
-from sim.run import preflight, run, run_replicates
 from sim.scenario import load_scenario, scenario_from_dict
+from sim.simulate import preflight, run, run_replicates
 from sim.world import build_world
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from sim.model import ImplementationModel
-from sim.run import run
 from sim.scenario import scenario_from_dict
+from sim.simulate import run
 from sim.state import ROUTINE, TRYING
 from sim.world import build_world
 

@@ -19,7 +19,7 @@ from sim.networks.loaders import (
     medical_innovation_dir,
 )
 
-DATA = Path(__file__).resolve().parents[1] / "calibration" / "data" / "medical_innovation"
+DATA = Path(__file__).resolve().parents[1] / "sim" / "networks" / "data" / "medical_innovation"
 
 # Cumulative share adopted by month 1..17, as published in the data's README.md.
 README_CUMULATIVE = [
@@ -360,3 +360,34 @@ def test_malformed_graphml(tmp_path: Path, text: str, pattern: str) -> None:
     with pytest.raises(InputError, match=pattern) as err:
         load_graphml(path)
     assert err.value.where == str(path)
+
+
+def test_shipped_data_is_found_from_a_non_editable_install(tmp_path: Path) -> None:
+    """The Medical Innovation data is package data: a copy of what an install ships (the
+    modules plus pyproject's package-data globs, away from the source tree) finds it through
+    importlib.resources."""
+    import shutil
+    import subprocess
+    import sys
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    config = tomllib.loads((root / "pyproject.toml").read_text())
+    shipped = list((root / "sim").rglob("*.py"))
+    for package, globs in config["tool"]["setuptools"]["package-data"].items():
+        base = root.joinpath(*package.split("."))
+        shipped += [f for g in globs for f in base.glob(g) if f.is_file()]
+    target = tmp_path / "site"
+    for f in shipped:
+        dest = target / f.relative_to(root)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(f, dest)
+    code = ("import sim; from sim.networks.loaders import medical_innovation_dir, "
+            "load_medical_innovation; print(sim.__file__); print(medical_innovation_dir()); "
+            "print(load_medical_innovation().number_of_nodes())")
+    out = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, "
+                          f"{str(target)!r}); {code}"], capture_output=True, text=True,
+                         check=True, cwd=tmp_path)
+    package, data, nodes = out.stdout.split("\n")[:3]
+    assert package.startswith(str(target)) and data.startswith(str(target))
+    assert int(nodes) > 100

@@ -385,7 +385,7 @@ def invalid_toml_examples(text: str, base_dir: Path | None = None,
     ``deep`` also builds each scenario's world and sets up every strategy (as ``implsim
     validate`` does), which checks targets naming units or organisations.
     """
-    from sim.run import preflight
+    from sim.simulate import preflight
 
     base = ROOT / "docs" if base_dir is None else base_dir
     out = []

@@ -12,8 +12,8 @@ A calibration file is TOML (see ``calibration/*.toml``)::
 
     [data.doctors]                 # observed data, by name (formats: sim.calibrate.observed)
     format = "adoption_times"      # or "aggregate" with file = "counts.csv"
-    nodes = "data/medical_innovation/doctors.csv"
-    edges = "data/medical_innovation/nominations.csv"
+    nodes = "../sim/networks/data/medical_innovation/doctors.csv"
+    edges = "../sim/networks/data/medical_innovation/nominations.csv"
     id_column = "doctor"
     time_column = "adoption_month"
     periods = 17
@@ -64,11 +64,10 @@ from sim.calibrate.observed import ObservedSeries, read_adoption_times, read_agg
 from sim.calibrate.priors import PRIOR_KINDS, Prior
 from sim.calibrate.targets import DISTANCES, LEVELS, OUTPUTS, Target
 from sim.errors import InputError
-from sim.experiment.design import SECTIONS, apply_point
-from sim.interventions import COMMON, REGISTRY
-from sim.params import MODEL, NETWORK, ORG_KINDS, PATIENTS, STRUCTURE, P, Param, ParamSet
-from sim.run import preflight
+from sim.factors import apply_point, declaration, interventions, parse_key
+from sim.params import ORG_KINDS, P, ParamSet
 from sim.scenario import DEFAULT_SCENARIO, Scenario, load_scenario
+from sim.simulate import preflight
 from sim.tomlfile import read_toml
 
 __all__ = ["Calibration", "calibration_from_dict", "load_calibration"]
@@ -146,8 +145,6 @@ FIT = ParamSet("fit", "One fitted parameter.", (
       low=-1e300, high=1e300),
 ))
 _TABLES = ("fixed", "data", "targets", "fit", "abc", "ppc")  # besides TOP
-_SECTION_SETS = {"parameters": MODEL, "structure": STRUCTURE, "network": NETWORK,
-                 "patients": PATIENTS}
 
 
 @dataclass
@@ -220,32 +217,9 @@ def _flatten(table: Any, where: str, prefix: str = "") -> dict[str, Any]:
 
 
 def _factor_name(name: str, where: str) -> str:
-    """Normalise a parameter name to a design-point key (``p`` → ``parameters.p``)."""
-    if "." not in name:
-        name = f"parameters.{name}"
-    section = name.partition(".")[0]
-    if section not in SECTIONS and not (section == "interventions" and name.count(".") >= 2):
-        raise InputError(where, f"{name!r} must be NAME (a [parameters] entry), SECTION.NAME "
-                         f"with SECTION one of {', '.join(SECTIONS)}, or "
-                         "interventions.INTERVENTION.NAME")
-    return name
-
-
-def _declared(key: str, scenario: Scenario) -> Param | None:
-    """The declaration of a design-point key, if it has one."""
-    section, _, name = key.partition(".")
-    if section in _SECTION_SETS:
-        pset = _SECTION_SETS[section]
-        return pset[name] if name in pset.names() else None
-    iv_name, _, param = name.rpartition(".")
-    for s in scenario.strategies:
-        for spec in s.interventions:
-            if spec.get("name", spec.get("type")) == iv_name and spec.get("type") in REGISTRY:
-                cls = REGISTRY[spec["type"]]
-                for pset in (cls.PARAMS, COMMON):
-                    if param in pset.names():
-                        return pset[param]
-    return None
+    """Normalise a parameter name to a factor key (``p`` → ``parameters.p``)."""
+    key = name if "." in name else f"parameters.{name}"
+    return parse_key(key, where, also=", or NAME for parameters.NAME").key
 
 
 def _prior(raw: Any, where: str, scenario: Scenario, fixed: dict[str, Any]) -> Prior:
@@ -256,22 +230,19 @@ def _prior(raw: Any, where: str, scenario: Scenario, fixed: dict[str, Any]) -> P
     key = _factor_name(table["name"], f"{where}.name")
     if key in fixed:
         raise InputError(f"{where}.name", f"{key} is also in [fixed]; fit it or fix it")
-    param = _declared(key, scenario)
-    section = key.partition(".")[0]
-    if param is None and section in _SECTION_SETS:
-        raise InputError(f"{where}.name", f"{key}: unknown parameter; [{section}] has: "
-                         f"{', '.join(_SECTION_SETS[section].names())}")
-    if param is not None and param.kind != "float":
+    param, _ = declaration(parse_key(key, f"{where}.name"), interventions(scenario),
+                           f"{where}.name")
+    if param.kind != "float":
         raise InputError(f"{where}.name", f"{key} is {param.kind!r}, not a real number; "
                          "ABC-SMC's Gaussian kernel fits real-valued parameters only (fix it "
                          "in [fixed], or compare values as separate calibrations)")
     low, high = table["low"], table["high"]
     if math.isnan(low):
-        if param is None or param.low is None:
+        if param.low is None:
             raise InputError(f"{where}.low", f"{key} has no declared range; give low and high")
         low = float(param.low)
     if math.isnan(high):
-        if param is None or param.high is None:
+        if param.high is None:
             raise InputError(f"{where}.high", f"{key} has no declared range; give low and high")
         high = float(param.high)
     for bound, value in (("low", low), ("high", high)):

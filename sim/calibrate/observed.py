@@ -32,9 +32,7 @@ a unit? does a bundle exist?) are made when a target is bound to the scenario
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import math
 import re
 from dataclasses import dataclass, field
@@ -42,6 +40,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sim.csvfile import Table, read_csv
 from sim.errors import InputError
 
 __all__ = ["AGGREGATE_COLUMNS", "ObservedSeries", "read_adoption_times", "read_aggregate"]
@@ -74,55 +73,14 @@ class ObservedSeries:
         return self.table["numerator"] / self.table["denominator"]
 
 
-def _read_text(path: Path, where: str) -> str:
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError(where, "file not found (relative paths are relative to the "
-                         "calibration file)") from None
-    except IsADirectoryError:
-        raise InputError(where, "is a directory; give a CSV file") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(where, f"is not UTF-8 text (byte {exc.start}); save it as UTF-8 "
-                         "CSV") from None
-
-
-def _rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]], str]:
-    """Header, ``(line, cells)`` per data row, and the file's digest; blank lines skipped."""
-    where = str(path)
-    text = _read_text(path, where)
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    header: list[str] | None = None
-    rows: list[tuple[int, dict[str, str]]] = []
-    try:
-        for record in reader:
-            cells = [c.strip() for c in record]
-            if not any(cells):
-                continue
-            if header is None:
-                header = cells
-                dup = next((c for c in header if header.count(c) > 1), None)
-                if dup is not None:
-                    raise InputError(f"{where}: {dup}", "column appears twice in the header")
-                continue
-            if len(cells) != len(header):
-                raise InputError(where, f"line {reader.line_num} has {len(cells)} fields, the "
-                                 f"header has {len(header)} ({', '.join(header)})")
-            rows.append((reader.line_num, dict(zip(header, cells, strict=True))))
-    except csv.Error as exc:
-        raise InputError(where, f"malformed CSV near line {reader.line_num}: {exc}") from None
-    if header is None:
-        raise InputError(where, "file is empty; it needs a header row and data rows")
-    if not rows:
-        raise InputError(where, "has a header but no data rows")
-    return header, rows, hashlib.sha256(text.encode()).hexdigest()
-
-
-def _require(where: str, header: list[str], required: tuple[str, ...], what: str) -> None:
-    for name in required:
-        if name not in header:
-            raise InputError(f"{where}: {name}", f"missing column {name!r}; {what} needs columns "
-                             f"{', '.join(required)} (found: {', '.join(header) or 'none'})")
+def _rows(path: Path) -> tuple[Table, list[tuple[int, dict[str, str]]]]:
+    """The table read strictly, and ``(line, cells)`` per data row; empty files refused."""
+    table = read_csv(path, hint=" (relative paths are relative to the calibration file)")
+    if not table.header:
+        raise InputError(table.where, "file is empty; it needs a header row and data rows")
+    if not table.rows:
+        raise InputError(table.where, "has a header but no data rows")
+    return table, [(r.line, r.cells) for r in table.rows]
 
 
 def _number(text: str, where: str, line: int, column: str, *, whole: bool,
@@ -151,8 +109,9 @@ def read_aggregate(path: str | Path) -> ObservedSeries:
     """
     path = Path(path)
     where = str(path)
-    header, rows, digest = _rows(path)
-    _require(where, header, AGGREGATE_COLUMNS, "an aggregate series")
+    table, rows = _rows(path)
+    table.require(AGGREGATE_COLUMNS, "an aggregate series")
+    digest = table.digest
     records = []
     seen: dict[tuple[float, str, str], int] = {}
     for line, cells in rows:
@@ -190,9 +149,10 @@ def read_adoption_times(nodes: str | Path, edges: str | Path | None, *, id_colum
     """
     nodes = Path(nodes)
     where = str(nodes)
-    header, rows, digest = _rows(nodes)
+    table, rows = _rows(nodes)
     required = (id_column, time_column) + ((group_column,) if group_column else ())
-    _require(where, header, required, "an adoption-time table")
+    table.require(required, "an adoption-time table")
+    digest = table.digest
     ids: list[str] = []
     times: list[float] = []
     groups: list[str] = []

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim import provenance
 from sim.calibrate.abc import (
     ABCResult,
     Generation,
@@ -52,8 +53,7 @@ from sim.calibrate.scenario_file import calibrated_scenario
 from sim.errors import InputError, output_dir
 from sim.experiment import ResultStore, experiment_from_dict, run_experiment
 from sim.progress import Progress
-from sim.provenance import code_version, package_versions
-from sim.rng import name_key, stream
+from sim.rng import child_seed, stream
 
 __all__ = ["CalibrationReport", "run_calibration", "simulate_points"]
 
@@ -74,12 +74,6 @@ class CalibrationReport:
     def simulations(self) -> int:
         """Simulations over all finished generations."""
         return sum(g.simulations for g in self.result.generations)
-
-
-def _seed(root: int, *key: int) -> int:
-    """A run-seed root for one batch, spawned from the calibration seed."""
-    seq = np.random.SeedSequence(root, spawn_key=(name_key("calibrate:batch"), *key))
-    return int(seq.generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
 def simulate_points(cal: Calibration, theta: np.ndarray, directory: Path, seed: int,
@@ -191,7 +185,7 @@ def _ppc(cal: Calibration, gen: Generation, out: Path,
     idx = rng.choice(len(gen.weights), size=cal.ppc_draws, p=gen.weights / gen.weights.sum())
     theta = np.column_stack([p.to_natural(gen.z[idx, k]) for k, p in enumerate(cal.priors)])
     ts = simulate_points(cal, theta, out / "generations" / f"ppc-{gen.index:03d}",
-                         _seed(cal.seed, 1_000_000, gen.index), scheduler)
+                         child_seed(cal.seed, "calibrate:batch", 1_000_000, gen.index), scheduler)
     frames = []
     for t in cal.targets:
         sim = t.simulated(ts, cal.ppc_draws)
@@ -242,7 +236,7 @@ def run_calibration(cal: Calibration, out: str | Path, *, scheduler: str | None 
                 bars[t] = Progress(cal.settings.population,
                                    f"particles kept (generation {t})", quiet=quiet)
             ts = simulate_points(cal, theta, gen_dir / f"gen-{t:03d}" / f"batch-{b:03d}",
-                                 _seed(cal.seed, t, b), address)
+                                 child_seed(cal.seed, "calibrate:batch", t, b), address)
             return cal.distances(ts, len(theta))
 
         def on_batch(t: int, accepted: int, needed: int, simulated: int) -> None:
@@ -282,8 +276,7 @@ def run_calibration(cal: Calibration, out: str | Path, *, scheduler: str | None 
     files = ["posterior.csv", "posterior_summary.csv", "generations.csv", "pairs.png",
              "ppc.csv", "ppc.png", "calibrated.toml", "manifest.json"]
     seconds = time.monotonic() - start
-    manifest = {
-        "command": command, "created": datetime.now(UTC).isoformat(timespec="seconds"),
+    manifest = provenance.manifest({
         "calibration": cal.path, "fingerprint": cal.fingerprint(), "seed": cal.seed,
         "scenario": str(cal.scenario_path), "strategy": cal.strategy, "fixed": cal.fixed,
         "stopped": result.stopped, "generations": len(result.generations),
@@ -292,8 +285,7 @@ def run_calibration(cal: Calibration, out: str | Path, *, scheduler: str | None 
         "execution": "serial" if not (scheduler or workers) else (scheduler or
                                                                   f"local Dask, {workers} "
                                                                   "workers"),
-        "calibration_file": cal.raw, "versions": package_versions(),
-        "code_version": code_version(), "files": files,
-    }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+        "calibration_file": cal.raw,
+    }, command=command, files=files)
+    (out / "manifest.json").write_text(provenance.manifest_text(manifest))
     return CalibrationReport(out, result, summary, ppc, files, seconds, done)

@@ -16,6 +16,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from sim.factors import intervention_name
+
 __all__ = ["calibrated_scenario", "dumps"]
 
 _BARE = re.compile(r"[A-Za-z0-9_-]+")
@@ -101,7 +103,7 @@ def _set(raw: dict[str, Any], key: str, value: Any) -> None:
     iv_name, _, param = name.rpartition(".")
     for strategy in raw.get("strategies", []):
         for spec in strategy.get("interventions", []):
-            if spec.get("name", spec.get("type")) == iv_name:
+            if intervention_name(spec) == iv_name:
                 spec[param] = value
 
 

@@ -41,18 +41,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from sim.errors import InputError
-from sim.interventions import make_intervention
+from sim.factors import SECTIONS as FACTOR_SECTIONS
+from sim.factors import apply_point, parse_key
 from sim.params import P, ParamSet
-from sim.rng import name_key, replicate_seeds
+from sim.rng import child_seed, replicate_seeds
 from sim.scenario import Scenario, load_scenario, parse_strategy
 from sim.tomlfile import read_toml
 
 TIMESERIES_LEVELS = ("none", "system", "kind", "unit")
-SECTIONS = ("parameters", "structure", "network", "patients")
+SECTIONS = tuple(FACTOR_SECTIONS)  # what [overrides] may change
 
 TOP = ParamSet("experiment", "Top-level keys of an experiment file.", (
     P("name", "experiment", "Short name shown in outputs."),
@@ -115,8 +115,7 @@ class Experiment:
             if shared is not None:
                 seed = shared[r]
             else:  # independent streams for every arm and point
-                seq = np.random.SeedSequence(root, spawn_key=(a, p, r, name_key("independent")))
-                seed = int(seq.generate_state(1, np.uint64)[0] >> np.uint64(1))
+                seed = child_seed(root, a, p, r, "independent")
             out.append(Run(len(out), a, p, r, seed))
         return out
 
@@ -142,47 +141,6 @@ class Experiment:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def apply_point(scenario: Scenario, point: dict[str, Any], where: str) -> Scenario:
-    """Apply ``{"section.param": value}`` overrides to a scenario (validated).
-
-    Keys are ``parameters.x``, ``structure.x``, ``network.x``, ``patients.x``, or
-    ``interventions.NAME.x`` for a parameter of the intervention named NAME (its ``name``, or its
-    type when unnamed) in the scenario's strategies, e.g. ``interventions.training.coverage``.
-    """
-    if not point:
-        return scenario
-    by_section: dict[str, dict[str, Any]] = {}
-    by_intervention: dict[str, dict[str, Any]] = {}
-    for key, value in point.items():
-        section, _, name = key.partition(".")
-        if section == "interventions":
-            iv_name, _, param = name.rpartition(".")
-            by_intervention.setdefault(iv_name, {})[param] = value
-        else:
-            by_section.setdefault(section, {})[name] = value
-    try:
-        new = scenario.with_overrides(**by_section)
-    except InputError as exc:
-        field = exc.where.rsplit(": ", 1)[-1]
-        raise InputError(f"{where}: {field}", exc.message) from None
-    if by_intervention:
-        if not by_section:
-            new = copy.deepcopy(new)
-        for iv_name, values in by_intervention.items():
-            hits = [spec for s in new.strategies for spec in s.interventions
-                    if spec.get("name", spec.get("type")) == iv_name]
-            if not hits:
-                names = sorted({spec.get("name", spec.get("type")) for s in new.strategies
-                                for spec in s.interventions})
-                raise InputError(f"{where}: interventions.{iv_name}",
-                                 f"no intervention named {iv_name!r} in the arm; it has: "
-                                 f"{', '.join(names) or 'none'}")
-            for spec in hits:
-                spec.update(values)
-                make_intervention(spec, f"{where}: interventions.{iv_name}", new.bundle_names)
-    return new
-
-
 def _overrides(raw: Any, where: str) -> dict[str, dict[str, Any]]:
     if raw is None:
         return {}
@@ -198,14 +156,7 @@ def _overrides(raw: Any, where: str) -> dict[str, dict[str, Any]]:
 
 
 def _factor_key(key: Any, where: str) -> str:
-    ok = isinstance(key, str) and "." in key and (
-        key.partition(".")[0] in SECTIONS
-        or (key.startswith("interventions.") and key.count(".") >= 2))
-    if not ok:
-        raise InputError(where, f"factor {key!r} must be 'section.parameter' with section one of "
-                         f"{', '.join(SECTIONS)} (e.g. 'parameters.turnover_annual'), or "
-                         "'interventions.NAME.parameter'")
-    return key
+    return parse_key(key, where).key
 
 
 def design_points(raw: Any, where: str, base_dir: Path) -> list[dict[str, Any]]:

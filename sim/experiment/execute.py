@@ -25,7 +25,7 @@ from sim.experiment.design import Experiment, Run
 from sim.experiment.store import ResultStore
 from sim.memory import retain_freed_memory
 from sim.progress import Progress
-from sim.run import run as run_scenario
+from sim.simulate import run as run_scenario
 
 _LEVELS = {"none": (), "system": ("system",), "kind": ("system", "kind"),
            "unit": ("system", "kind", "unit")}

@@ -27,9 +27,9 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 
+from sim import provenance
 from sim.errors import InputError
 from sim.experiment.design import Experiment, Run
-from sim.provenance import code_version, package_versions
 
 TABLES = ("summary", "timeseries")
 
@@ -87,7 +87,7 @@ class ResultStore:
         if self.exists():
             manifest = self.manifest()
             if manifest.get("fingerprint") != experiment.fingerprint():
-                stored_code, code = manifest.get("code_version"), code_version()
+                stored_code, code = manifest.get("code_version"), provenance.code_version()
                 what = ("the experiment file changed since the store was started"
                         if stored_code == code else
                         f"the experiment file or implsim's defaults changed (code version "
@@ -106,7 +106,7 @@ class ResultStore:
         table = pd.DataFrame([r.__dict__ for r in runs])
         table["chunk"] = table["run_id"] // chunk_size
         write_parquet_atomic(table, self.root / "runs.parquet")
-        manifest = {
+        manifest = provenance.manifest({
             "experiment": experiment.resolved(),
             "fingerprint": experiment.fingerprint(),
             "chunk_size": chunk_size,
@@ -114,12 +114,8 @@ class ResultStore:
             "n_chunks": int(table["chunk"].max()) + 1 if len(table) else 0,
             "arms": experiment.arm_names,
             "design_points": experiment.points,
-            "versions": package_versions(),
-            "code_version": code_version(),
-            "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
-        atomic_write_bytes(self.manifest_path,
-                            (json.dumps(manifest, indent=2, default=str) + "\n").encode())
+        })
+        atomic_write_bytes(self.manifest_path, provenance.manifest_text(manifest).encode())
         return chunk_size
 
     def manifest(self) -> dict[str, Any]:

@@ -15,24 +15,23 @@ Conventions of the returned graphs:
 - self-loops are dropped.
 
 :func:`load_medical_innovation` loads the Medical Innovation physician network shipped in
-``calibration/data/medical_innovation`` (Coleman, Katz & Menzel), with adoption months.
+inside the package, ``sim/networks/data/medical_innovation`` (Coleman, Katz & Menzel), with
+adoption months; it is found through :mod:`importlib.resources`, so an installed copy finds it.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import os
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import networkx as nx
 
-import sim
+from sim.csvfile import Row, read_csv
 from sim.errors import InputError
 
 __all__ = [
@@ -60,99 +59,6 @@ PathLike = str | os.PathLike[str]
 
 # --------------------------------------------------------------------------------------------
 # CSV reading
-
-
-class _Row:
-    """One data row of a CSV file: its 1-based data-row number, line number and cells."""
-
-    __slots__ = ("cells", "line", "number")
-
-    def __init__(self, number: int, line: int, cells: dict[str, str]) -> None:
-        self.number = number
-        self.line = line
-        self.cells = cells
-
-    @property
-    def label(self) -> str:
-        """``row N (line L)`` for messages."""
-        return f"row {self.number} (line {self.line})"
-
-
-def _open_text(path: Path, where: str) -> str:
-    """Return the whole UTF-8 text of ``path`` or raise :class:`InputError`."""
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as fh:
-            return fh.read()
-    except FileNotFoundError:
-        raise InputError(where, "file not found") from None
-    except IsADirectoryError:
-        raise InputError(where, "is a directory, expected a file") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            where, f"is not UTF-8 text (byte {exc.start}): expected a UTF-8 CSV file"
-        ) from None
-    except OSError as exc:
-        raise InputError(where, f"cannot be read: {exc.strerror or exc}") from None
-
-
-def _read_csv(path: Path) -> tuple[list[str] | None, list[_Row]]:
-    """Read a CSV file into a header and data rows, with strict checks.
-
-    Returns ``(None, [])`` for a file with no content at all. Blank lines are skipped; cells and
-    column names are stripped of surrounding whitespace.
-    """
-    where = str(path)
-    text = _open_text(path, where)
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    header: list[str] | None = None
-    rows: list[_Row] = []
-    records: Iterator[list[str]] = iter(reader)
-    while True:
-        try:
-            record = next(records)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            raise InputError(where, f"malformed CSV near line {reader.line_num}: {exc}") from None
-        cells = [c.strip() for c in record]
-        if not any(cells):
-            continue  # blank line
-        if header is None:
-            header = cells
-            for i, name in enumerate(header, start=1):
-                if not name:
-                    raise InputError(
-                        where, f"column {i} of the header has no name; every column needs a name"
-                    )
-            seen: set[str] = set()
-            for name in header:
-                if name in seen:
-                    raise InputError(
-                        f"{where}: {name}",
-                        "column appears twice in the header; names must be unique",
-                    )
-                seen.add(name)
-            continue
-        number = len(rows) + 1
-        if len(cells) != len(header):
-            raise InputError(
-                where,
-                f"malformed CSV: row {number} (line {reader.line_num}) has {len(cells)} fields, "
-                f"the header has {len(header)} ({', '.join(header)})",
-            )
-        rows.append(_Row(number, reader.line_num, dict(zip(header, cells, strict=True))))
-    return header, rows
-
-
-def _require_columns(where: str, header: list[str], required: tuple[str, ...]) -> None:
-    """Raise :class:`InputError` naming the first required column missing from ``header``."""
-    for name in required:
-        if name not in header:
-            raise InputError(
-                f"{where}: {name}",
-                f"missing required column {name!r}; required columns: {', '.join(required)} "
-                f"(found: {', '.join(header)})",
-            )
 
 
 def _parse_number(text: str) -> int | float | None:
@@ -186,12 +92,13 @@ def _column_values(values: list[str]) -> list[Any]:
 def _load_node_table(path: Path, id_column: str) -> dict[str, dict[str, Any]]:
     """Read a node table: ``{id: {attribute: value}}`` in file order."""
     where = str(path)
-    header, rows = _read_csv(path)
-    if header is None:
+    csv_table = read_csv(path)
+    header, rows = csv_table.header, csv_table.rows
+    if not header:
         raise InputError(
             where, f"file is empty; a node table needs a header with column {id_column!r}"
         )
-    _require_columns(where, header, (id_column,))
+    csv_table.require((id_column,), "a node table")
     nodes: dict[str, dict[str, Any]] = {}
     first_row: dict[str, int] = {}
     for row in rows:
@@ -218,7 +125,7 @@ def _load_node_table(path: Path, id_column: str) -> dict[str, dict[str, Any]]:
     return nodes
 
 
-def _positive_weight(where: str, row: _Row) -> int | float:
+def _positive_weight(where: str, row: Row) -> int | float:
     """Parse the ``weight`` cell of ``row``: a positive finite number."""
     raw = row.cells["weight"]
     value = _parse_number(raw)
@@ -274,9 +181,9 @@ def load_edgelist_csv(
     where = str(edges_path)
     table = _load_node_table(Path(nodes), node_id_column) if nodes is not None else None
 
-    header, rows = _read_csv(edges_path)
-    if header is None:
-        header = []
+    csv_table = read_csv(edges_path)
+    header, rows = csv_table.header, csv_table.rows
+    if not header:
         if table is None:
             raise InputError(
                 where,
@@ -284,7 +191,7 @@ def load_edgelist_csv(
                 "(an empty edge list is allowed only with a node table)",
             )
     else:
-        _require_columns(where, header, _REQUIRED_EDGE_COLUMNS)
+        csv_table.require(_REQUIRED_EDGE_COLUMNS, "an edge list")
         for column in header:
             if column not in EDGE_COLUMNS:
                 raise InputError(
@@ -466,8 +373,11 @@ def load_network(
 
 
 def medical_innovation_dir() -> Path:
-    """Return the directory of the shipped data, ``calibration/data/medical_innovation``."""
-    return Path(sim.__file__).parents[1] / "calibration" / "data" / "medical_innovation"
+    """Return the directory of the shipped data, ``sim/networks/data/medical_innovation``.
+
+    Found as package data, so it works from an installed (non-editable) copy as well.
+    """
+    return Path(str(resources.files("sim.networks") / "data" / "medical_innovation"))
 
 
 def load_medical_innovation(directory: PathLike | None = None) -> nx.DiGraph:

@@ -19,20 +19,18 @@ The evaluator is the only part that differs between the model and a test functio
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from sim import provenance
 from sim.errors import output_dir
 from sim.experiment.execute import BatchReport
-from sim.provenance import code_version, package_versions
 from sim.sensitivity import plots
 from sim.sensitivity.evaluate import Evaluation, Evaluator, ModelEvaluator, TestFunctionEvaluator
 from sim.sensitivity.noise import noise_table
@@ -179,9 +177,7 @@ def _write(spec: SASpec, out: Path, X: np.ndarray, ev: Evaluation, indices: pd.D
         files += ["convergence.csv", "convergence.png"]
     (out / "summary.txt").write_text(summary_text(spec, X, ev, indices, noise, notes))
     files.append("summary.txt")
-    manifest = {
-        "command": command,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+    manifest = provenance.manifest({
         "sa_file": spec.path,
         "sa": spec.raw,
         "settings": spec.settings,
@@ -191,11 +187,8 @@ def _write(spec: SASpec, out: Path, X: np.ndarray, ev: Evaluation, indices: pd.D
         "design_points": len(ev.points) if ev.points else len(X),
         "runs": (len(ev.points) * spec.replicates) if ev.points else None,
         "batch": None if ev.batch is None else ev.batch.__dict__,
-        "versions": package_versions(),
-        "code_version": code_version(),
-        "files": [*files, "sensitivity.json"],
-    }
-    (out / "sensitivity.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+    }, command=command, files=[*files, "sensitivity.json"])
+    (out / "sensitivity.json").write_text(provenance.manifest_text(manifest))
     files.append("sensitivity.json")
     return files
 

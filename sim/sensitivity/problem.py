@@ -53,14 +53,11 @@ from typing import Any
 import numpy as np
 
 from sim.errors import InputError
-from sim.experiment.design import Experiment, apply_point, experiment_from_dict
-from sim.interventions import COMMON, REGISTRY
-from sim.params import MODEL, NETWORK, PATIENTS, STRUCTURE, P, Param, ParamSet
+from sim.experiment.design import Experiment, experiment_from_dict
+from sim.factors import apply_point, declaration, parse_key
+from sim.params import P, Param, ParamSet
 from sim.sensitivity.methods import METHODS, Method, make_method
 from sim.tomlfile import read_toml
-
-SECTIONS: dict[str, ParamSet] = {"parameters": MODEL, "structure": STRUCTURE,
-                                 "network": NETWORK, "patients": PATIENTS}
 
 OUTPUT_COLUMNS = (
     "adoption", "fidelity", "compliance", "penetration", "sustainability", "sustainability_6m",
@@ -305,30 +302,8 @@ def _declared(key: str, arm_strategy_ivs: list[dict[str, Any]], where: str,
                              f"are {', '.join(tf.factor_names)} (and dummy.NAME)")
     if section == "dummy" and rest:
         return None, "dummy"
-    if section in SECTIONS and rest:
-        pset = SECTIONS[section]
-        if rest not in pset.names():
-            raise InputError(where, f"unknown factor: [{section}] has no parameter {rest!r}; "
-                             f"known: {', '.join(pset.names())}")
-        return pset[rest], f"[{section}]"
-    if section == "interventions" and rest.count(".") >= 1:
-        iv_name, _, param = rest.rpartition(".")
-        hits = [spec for spec in arm_strategy_ivs if spec.get("name", spec.get("type")) == iv_name]
-        if not hits:
-            names = sorted({s.get("name", s.get("type")) for s in arm_strategy_ivs})
-            raise InputError(where, f"unknown factor: the arm has no intervention named "
-                             f"{iv_name!r}; it has: {', '.join(names) or 'none'}")
-        cls = REGISTRY[hits[0]["type"]]
-        for pset in (cls.PARAMS, COMMON):
-            if param in pset.names():
-                return pset[param], f"intervention {iv_name!r} ({cls.type_name})"
-        known = [n for n in (*cls.PARAMS.names(), *COMMON.names())]
-        raise InputError(where, f"unknown factor: intervention {iv_name!r} "
-                         f"({cls.type_name}) has no parameter {param!r}; known: "
-                         f"{', '.join(known)}")
-    raise InputError(where, "unknown factor: a factor is 'parameters.NAME', 'structure.NAME', "
-                     "'network.NAME', 'patients.NAME', 'interventions.INTERVENTION.NAME' or "
-                     "'dummy.NAME'")
+    return declaration(parse_key(key, where, also=", or 'dummy.NAME'"), arm_strategy_ivs,
+                       where)
 
 
 def _factor(key: str, raw: Any, where: str, ivs: list[dict[str, Any]],
