@@ -20,7 +20,7 @@ from sim.errors import InputError, output_dir
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from sim.outcomes.compare import compare_arms
+    from sim.outcomes.statistics import compare_arms
     from sim.plots.comparison import plot_comparison
     from sim.plots.uptake import plot_uptake
     from sim.progress import Progress
@@ -99,10 +99,12 @@ def _write_spc(spc, out: Path) -> list[str]:
 
 
 def _print_table(summary) -> None:
-    cols = ["adoption", "fidelity", "compliance", "penetration", "sustainability", "cost"]
-    table = summary.groupby(["strategy", "bundle"], sort=False)[cols].mean()
-    table["cost"] = (table["cost"] / 1e6).round(2)
-    table = table.rename(columns={"cost": "cost (M NOK)"})
+    from sim.outcomes.catalogue import CONSOLE, OUTCOMES
+
+    table = summary.groupby(["strategy", "bundle"], sort=False)[list(CONSOLE)].mean()
+    for name in CONSOLE:
+        table[name] = OUTCOMES[name].shown(table[name])
+    table = table.rename(columns={name: OUTCOMES[name].heading for name in CONSOLE})
     print("Implementation outcomes at the end (mean over replicates):")
     with __import__("pandas").option_context("display.width", 140, "display.max_columns", 20):
         print(table.round(3).to_string())
@@ -164,9 +166,10 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from sim.experiment import write_report
+    from sim.experiment.report import FILES
 
     out = write_report(args.dir)
-    print(f"wrote {out}/: arms.csv, pairs.csv, uptake.png, effect_vs_cost.png")
+    print(f"wrote {out}/: " + ", ".join(f for f in FILES if (out / f).exists()))
     return 0
 
 

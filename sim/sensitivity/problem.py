@@ -55,6 +55,7 @@ import numpy as np
 from sim.errors import InputError
 from sim.experiment.design import Experiment, apply_point, experiment_from_dict
 from sim.interventions import COMMON, REGISTRY
+from sim.outcomes.catalogue import OUTCOMES
 from sim.params import MODEL, NETWORK, PATIENTS, STRUCTURE, P, Param, ParamSet
 from sim.sensitivity.methods import METHODS, Method, make_method
 from sim.tomlfile import read_toml
@@ -62,12 +63,7 @@ from sim.tomlfile import read_toml
 SECTIONS: dict[str, ParamSet] = {"parameters": MODEL, "structure": STRUCTURE,
                                  "network": NETWORK, "patients": PATIENTS}
 
-OUTPUT_COLUMNS = (
-    "adoption", "fidelity", "compliance", "penetration", "sustainability", "sustainability_6m",
-    "sustainability_12m", "cost", "harm_expected", "harm_averted", "cost_per_harm_averted",
-    "weeks_to_50pct_compliance", "weeks_to_80pct_compliance", "weeks_to_50pct_adoption",
-    "weeks_to_80pct_adoption",
-)
+OUTPUT_COLUMNS = tuple(OUTCOMES)
 """Summary columns an output may name (one value per run and bundle)."""
 
 DISTS = ("unif", "truncnorm")
