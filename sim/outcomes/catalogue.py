@@ -102,7 +102,7 @@ _DECLARED = (
             "first week system adoption reached 80% (NaN if never)", False),
 )
 
-#: Every outcome by name, in the column order of ``summary.csv``.
+#: Every outcome by name (a column of ``summary.csv`` each).
 OUTCOMES: dict[str, Outcome] = {o.name: o for o in _DECLARED}
 
 #: Outcomes that add up over bundles (the "all bundles" totals of report and dashboard).
