@@ -49,12 +49,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-
 def _print_table(summary) -> None:
-    cols = ["adoption", "fidelity", "compliance", "penetration", "sustainability", "cost"]
-    table = summary.groupby(["strategy", "bundle"], sort=False)[cols].mean()
-    table["cost"] = (table["cost"] / 1e6).round(2)
-    table = table.rename(columns={"cost": "cost (M NOK)"})
+    from sim.outcomes.catalogue import CONSOLE, OUTCOMES
+
+    table = summary.groupby(["strategy", "bundle"], sort=False)[list(CONSOLE)].mean()
+    for name in CONSOLE:
+        table[name] = OUTCOMES[name].shown(table[name])
+    table = table.rename(columns={name: OUTCOMES[name].heading for name in CONSOLE})
     print("Implementation outcomes at the end (mean over replicates):")
     with __import__("pandas").option_context("display.width", 140, "display.max_columns", 20):
         print(table.round(3).to_string())
@@ -116,9 +117,10 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from sim.experiment import write_report
+    from sim.experiment.report import FILES
 
     out = write_report(args.dir)
-    print(f"wrote {out}/: arms.csv, pairs.csv, uptake.png, effect_vs_cost.png")
+    print(f"wrote {out}/: " + ", ".join(f for f in FILES if (out / f).exists()))
     return 0
 
 

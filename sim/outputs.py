@@ -27,7 +27,7 @@ def write_run(result: RunResult, scenario: Scenario, out: str | Path, *, seed: i
     (:func:`sim.simulate.run_replicates`); they go into the manifest with the replicate seeds.
     """
     from sim.errors import output_dir
-    from sim.outcomes.compare import compare_arms
+    from sim.outcomes.statistics import compare_arms
     from sim.plots.comparison import plot_comparison
     from sim.plots.uptake import plot_uptake
 

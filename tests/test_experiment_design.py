@@ -11,7 +11,7 @@ from tiny import TINY_STRUCTURE
 
 from sim.errors import InputError
 from sim.experiment import ResultStore, load_experiment, run_experiment
-from sim.experiment.report import diff_interval, pair_table
+from sim.outcomes.statistics import all_pairs, diff_interval, pair_table
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,7 +67,7 @@ def test_common_random_numbers_narrow_the_paired_interval(tmp_path):
         out = tmp_path / f"store-{crn}"
         run_experiment(exp, out, serial=True, quiet=True)
         summary = ResultStore(out).read("summary")
-        pairs = pair_table(summary, exp.arm_names, paired=(crn == "true"))
+        pairs = pair_table(summary, all_pairs(exp.arm_names), paired=(crn == "true"))
         row = pairs[(pairs.bundle == "antibiotic_stewardship") & (pairs.outcome == "compliance")]
         widths[crn] = float(row["hi"].iloc[0] - row["lo"].iloc[0])
     assert widths["true"] < widths["false"]

@@ -12,7 +12,7 @@ import pytest
 
 from sim.cli import main
 from sim.errors import InputError
-from sim.outcomes.compare import compare_arms, mean_ci
+from sim.outcomes.statistics import compare_arms, mean_ci
 from sim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]

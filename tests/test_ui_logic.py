@@ -228,12 +228,12 @@ def test_dashboard_tables_from_a_store(store):
     assert list(totals["arm"]) == res.arms
     assert totals.loc[totals["arm"] == "facilitation", "cost_mean"].item() > 0
     diff = differences(res, 0, 0.95)
-    assert set(diff["arm"]) == {"facilitation"} and (diff["n"] == 3).all()
+    assert set(diff["second"]) == {"facilitation"} and (diff["n"] == 3).all()
     bands = uptake_bands(res, 0, 0.95)
     assert set(bands["arm"]) == set(res.arms) and bands["week"].max() == 16
     assert (bands["lo"] <= bands["mean"] + 1e-12).all()
     assert figures.uptake_png(bands, res.arms, res.bundles, 0.95, "t").startswith(PNG)
-    assert figures.effect_cost_png(totals, 0.95, "t").startswith(PNG)
+    assert figures.effect_cost_png(totals, res.arms, 0.95, "t").startswith(PNG)
     with pytest.raises(InputError, match="interval_level"):
         parse(LEVEL, "1.2")
 

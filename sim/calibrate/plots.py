@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from sim.calibrate.priors import Prior
 
@@ -31,7 +28,8 @@ def plot_pairs(posterior: pd.DataFrame, priors: list[Prior], path: str | Path,
     d = len(priors)
     w = posterior["weight"].to_numpy()
     w = w / w.sum()
-    fig, axes = plt.subplots(d, d, figsize=(2.6 * d + 0.8, 2.6 * d + 0.6), squeeze=False)
+    fig = Figure(figsize=(2.6 * d + 0.8, 2.6 * d + 0.6))
+    axes = fig.subplots(d, d, squeeze=False)
     for i, pi in enumerate(priors):
         xi = posterior[pi.name].to_numpy()
         for j, pj in enumerate(priors):
@@ -85,7 +83,6 @@ def plot_pairs(posterior: pd.DataFrame, priors: list[Prior], path: str | Path,
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
@@ -102,8 +99,8 @@ def plot_ppc(ppc: pd.DataFrame, path: str | Path, title: str = "", max_panels: i
     shown = panels[:max_panels]
     cols = min(3, len(shown))
     rows = int(np.ceil(len(shown) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(max(6.4, 4.6 * cols), 3.6 * rows),
-                             squeeze=False)
+    fig = Figure(figsize=(max(6.4, 4.6 * cols), 3.6 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax, ((target, group, bundle), df) in zip(axes.ravel(), shown, strict=False):
         df = df.sort_values("period")
         x = df["period"].to_numpy()
@@ -142,5 +139,4 @@ def plot_ppc(ppc: pd.DataFrame, path: str | Path, title: str = "", max_panels: i
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path

@@ -35,6 +35,7 @@ from scipy.special import betaln, expit, gammaln, xlog1py, xlogy
 
 from sim.calibrate.observed import ObservedSeries
 from sim.errors import InputError
+from sim.outcomes.catalogue import SERIES
 from sim.params import ORG_KINDS
 from sim.scenario import Scenario
 from sim.world import World
@@ -42,7 +43,7 @@ from sim.world import World
 __all__ = ["COUNT_DISTANCES", "CURVE_DISTANCES", "DISTANCES", "LEVELS", "OUTPUTS", "Target",
            "beta_binomial_loglik", "binomial_loglik", "curve_distance", "deviance"]
 
-OUTPUTS = ("adoption", "compliance", "fidelity", "penetration")
+OUTPUTS = SERIES  # the outcomes recorded weekly at every level
 LEVELS = ("unit", "kind", "system")
 COUNT_DISTANCES = ("binomial", "beta_binomial")
 CURVE_DISTANCES = ("rmse", "mae", "max")

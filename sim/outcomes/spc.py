@@ -48,12 +48,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 Direction = Literal["up", "down", "any"]
 
@@ -396,7 +393,8 @@ def plot_spc(chart: PChart, path: str | Path, title: str = "", ylabel: str = "co
     """
     numeric = np.issubdtype(chart.periods.dtype, np.number)
     x = chart.periods.astype(float) if numeric else np.arange(len(chart), dtype=float)
-    fig, ax = plt.subplots(figsize=(10.0, 4.4))
+    fig = Figure(figsize=(10.0, 4.4))
+    ax = fig.subplots()
     ax.plot(x, chart.p, color="tab:blue", marker="o", ms=4, lw=1.2, label="p (observed)",
             zorder=3)
     centre_label = ("centre (known)" if chart.centre_known else
@@ -436,5 +434,4 @@ def plot_spc(chart: PChart, path: str | Path, title: str = "", ylabel: str = "co
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path

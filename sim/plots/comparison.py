@@ -8,33 +8,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib import colormaps
+from matplotlib.figure import Figure
 
-PANELS = (("compliance", "final compliance"), ("harm_averted", "harm events averted"),
-          ("cost", "cost (M NOK)"))
+from sim.outcomes.catalogue import OUTCOMES
+
+PANELS = tuple(OUTCOMES[name] for name in ("compliance", "harm_averted", "cost"))
 
 
 def plot_comparison(comparison: pd.DataFrame, path: str | Path, title: str = "") -> Path:
     """One row per bundle; columns: compliance, harm averted, cost, harm averted vs cost."""
     bundles = list(dict.fromkeys(comparison["bundle"]))
     arms = list(dict.fromkeys(comparison["strategy"]))
-    colours = plt.get_cmap("tab10")
-    fig, axes = plt.subplots(len(bundles), len(PANELS) + 1,
-                             figsize=(4.0 * (len(PANELS) + 1), 0.6 + 2.1 * len(bundles)),
-                             squeeze=False)
+    colours = colormaps["tab10"]
+    fig = Figure(figsize=(4.0 * (len(PANELS) + 1), 0.6 + 2.1 * len(bundles)))
+    axes = fig.subplots(len(bundles), len(PANELS) + 1, squeeze=False)
+    cost, harm = OUTCOMES["cost"], OUTCOMES["harm_averted"]
     for r, bundle in enumerate(bundles):
         rows = comparison[comparison["bundle"] == bundle].set_index("strategy").reindex(arms)
-        for c, (metric, label) in enumerate(PANELS):
+        for c, o in enumerate(PANELS):
             ax = axes[r, c]
-            scale = 1e6 if metric == "cost" else 1.0
-            m = rows[f"{metric}_mean"].to_numpy() / scale
-            lo = rows[f"{metric}_lo"].to_numpy() / scale
-            hi = rows[f"{metric}_hi"].to_numpy() / scale
+            m, lo, hi = (o.shown(rows[f"{o.name}_{s}"].to_numpy()) for s in ("mean", "lo", "hi"))
             y = np.arange(len(arms))
             err = np.vstack([np.nan_to_num(m - lo), np.nan_to_num(hi - m)])
             for k in range(len(arms)):
@@ -44,26 +40,25 @@ def plot_comparison(comparison: pd.DataFrame, path: str | Path, title: str = "")
             ax.invert_yaxis()
             ax.grid(axis="x", alpha=0.3)
             if r == 0:
-                ax.set_title(label, fontsize=10)
+                ax.set_title(f"final {o.heading}" if o.is_share else o.heading, fontsize=10)
             if c == 0:
                 ax.set_ylabel(bundle.replace("_", " "), fontsize=9)
         ax = axes[r, len(PANELS)]
         for k, arm in enumerate(arms):
             row = rows.loc[arm]
-            ax.errorbar(row["cost_mean"] / 1e6, row["harm_averted_mean"],
-                        xerr=[[np.nan_to_num(row["cost_mean"] - row["cost_lo"]) / 1e6],
-                              [np.nan_to_num(row["cost_hi"] - row["cost_mean"]) / 1e6]],
-                        yerr=[[np.nan_to_num(row["harm_averted_mean"] - row["harm_averted_lo"])],
-                              [np.nan_to_num(row["harm_averted_hi"]
-                                             - row["harm_averted_mean"])]],
+            x, y = cost.shown(row["cost_mean"]), harm.shown(row["harm_averted_mean"])
+            ax.errorbar(x, y,
+                        xerr=[[np.nan_to_num(x - cost.shown(row["cost_lo"]))],
+                              [np.nan_to_num(cost.shown(row["cost_hi"]) - x)]],
+                        yerr=[[np.nan_to_num(y - harm.shown(row["harm_averted_lo"]))],
+                              [np.nan_to_num(harm.shown(row["harm_averted_hi"]) - y)]],
                         fmt="o", color=colours(k), capsize=3, label=arm)
         ax.grid(alpha=0.3)
         if r == 0:
-            ax.set_title("harm averted vs cost (M NOK)", fontsize=10)
+            ax.set_title(f"{harm.label} vs {cost.heading}", fontsize=10)
             ax.legend(fontsize=7)
     fig.suptitle(f"{title}  (mean and 95% interval over replicates)".strip(), fontsize=11)
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path

@@ -16,12 +16,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+from matplotlib.ticker import PercentFormatter
 
 #: SPEC §11: national GTT share of admissions with ≥ 1 harm, 2010–2022 (lowest, highest).
 NATIONAL_GTT_RANGE = (0.119, 0.161)
@@ -42,9 +41,8 @@ def plot_gtt(gtt: pd.DataFrame, path: str | Path, title: str = "") -> Path:
     """Observed vs true GTT share per strategy (pooled over trusts), months on a week axis."""
     path = Path(path)
     strategies = _strategies(gtt) if len(gtt) else []
-    fig, axes = plt.subplots(1, max(len(strategies), 1), figsize=(4.6 * max(len(strategies), 1),
-                                                                  4.2), sharey=True,
-                             squeeze=False)
+    fig = Figure(figsize=(4.6 * max(len(strategies), 1), 4.2))
+    axes = fig.subplots(1, max(len(strategies), 1), sharey=True, squeeze=False)
     if not strategies:
         axes[0, 0].text(0.5, 0.5, "no GTT (no somatic hospital units or 0 records)",
                         ha="center", va="center", transform=axes[0, 0].transAxes)
@@ -80,7 +78,7 @@ def plot_gtt(gtt: pd.DataFrame, path: str | Path, title: str = "") -> Path:
         ax.set_xlabel("week (month end)")
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel("admissions with ≥ 1 harm (E–I)")
-    axes[0, 0].yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
+    axes[0, 0].yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     fig.suptitle(f"{title}: Global Trigger Tool, observed vs true".strip(": "), fontsize=12)
     fig.tight_layout()
     if strategies:
@@ -88,7 +86,6 @@ def plot_gtt(gtt: pd.DataFrame, path: str | Path, title: str = "") -> Path:
         fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=3, frameon=False)
         fig.subplots_adjust(bottom=0.3)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
@@ -103,18 +100,18 @@ def plot_detection(detection: pd.DataFrame, summary: pd.DataFrame, path: str | P
     """Cumulative share of charts signalled by week, per chart type and strategy."""
     path = Path(path)
     if detection.empty:
-        fig, ax = plt.subplots(figsize=(6, 3))
+        fig = Figure(figsize=(6, 3))
+        ax = fig.subplots()
         ax.text(0.5, 0.5, "no charts", ha="center", va="center", transform=ax.transAxes)
         fig.savefig(path, dpi=110)
-        plt.close(fig)
         return path
     panels = list(dict.fromkeys(zip(detection["measure"], detection["bundle"], strict=True)))
     strategies = _strategies(detection)
     horizon = int(horizon or np.nanmax(detection["weeks_to_signal"].to_numpy(float)) or 1)
     grid = np.arange(0, horizon + 1)
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.0 * len(panels), 5.0), sharey=True,
-                             squeeze=False)
-    colours = plt.get_cmap("tab10")
+    fig = Figure(figsize=(4.0 * len(panels), 5.0))
+    axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)
+    colours = colormaps["tab10"]
     for ax, (measure, bundle) in zip(axes[0], panels, strict=True):
         d = detection[(detection["measure"] == measure) & (detection["bundle"] == bundle)]
         for k, strategy in enumerate(strategies):
@@ -159,7 +156,6 @@ def plot_detection(detection: pd.DataFrame, summary: pd.DataFrame, path: str | P
                  "10–90% over replicates)".strip(": "), fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+
+from sim.outcomes.catalogue import OUTCOMES
 
 
 def plot_uptake(timeseries: pd.DataFrame, path: str | Path, title: str = "") -> Path:
@@ -22,9 +22,9 @@ def plot_uptake(timeseries: pd.DataFrame, path: str | Path, title: str = "") -> 
     bundles = [b for b in sys_rows["bundle"].cat.categories if (sys_rows["bundle"] == b).any()]
     strategies = [s for s in sys_rows["strategy"].cat.categories
                   if (sys_rows["strategy"] == s).any()]
-    fig, axes = plt.subplots(2, len(bundles), figsize=(3.6 * len(bundles), 6.2), sharex=True,
-                             squeeze=False)
-    colours = plt.get_cmap("tab10")
+    fig = Figure(figsize=(3.6 * len(bundles), 6.2))
+    axes = fig.subplots(2, len(bundles), sharex=True, squeeze=False)
+    colours = colormaps["tab10"]
     for col, bundle in enumerate(bundles):
         rows = sys_rows[sys_rows["bundle"] == bundle]
         for r, metric in enumerate(("adoption", "compliance")):
@@ -46,8 +46,7 @@ def plot_uptake(timeseries: pd.DataFrame, path: str | Path, title: str = "") -> 
             if r == 0:
                 ax.set_title(bundle.replace("_", " "), fontsize=10)
             if col == 0:
-                ax.set_ylabel("adoption (share of eligible staff)" if metric == "adoption"
-                              else "compliance (all elements done)")
+                ax.set_ylabel(OUTCOMES[metric].axis_label)
             if r == 1:
                 ax.set_xlabel("week")
     n_rep = sys_rows["replicate"].nunique()
@@ -57,5 +56,4 @@ def plot_uptake(timeseries: pd.DataFrame, path: str | Path, title: str = "") -> 
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path

@@ -2,19 +2,19 @@
 
 Each takes the tidy index table of :mod:`sim.sensitivity.methods` (with ``output`` and
 ``method`` columns added by the pipeline), draws one panel per output and writes a PNG.
-Matplotlib with the non-interactive Agg backend.
+Figures are :class:`matplotlib.figure.Figure` objects (no pyplot state, no backend chosen).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+
+from sim.outcomes.catalogue import title as output_title
 
 # Morris: σ/μ* below 0.1 reads as linear, up to 0.5 monotonic, up to 1 almost monotonic, above
 # that non-linear or interacting (Garcia Sanchez et al. 2014, Energy and Buildings 68: 741-750).
@@ -24,7 +24,8 @@ RATIO_LINES = (0.1, 0.5, 1.0)
 def _grid(n: int, width: float, height: float, ncols: int = 2):
     cols = min(ncols, n)
     rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+    fig = Figure(figsize=(width * cols, height * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     return fig, axes.flat
@@ -69,12 +70,11 @@ def plot_morris(indices: pd.DataFrame, path: str | Path, labels: dict[str, str],
         ax.set_ylim(0, top)
         ax.set_xlabel("μ* (mean |elementary effect|)")
         ax.set_ylabel("σ (spread of elementary effects)")
-        ax.set_title(output, fontsize=10)
+        ax.set_title(output_title(output), fontsize=10)
         ax.grid(alpha=0.3)
     fig.suptitle(title or "Morris screening", fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return Path(path)
 
 
@@ -103,13 +103,12 @@ def plot_bars(indices: pd.DataFrame, path: str | Path, labels: dict[str, str],
                     error_kw={"elinewidth": 0.8})
         ax.set_yticks(y, [labels.get(f, f) for f in order], fontsize=8)
         ax.axvline(0, color="black", lw=0.6)
-        ax.set_title(output, fontsize=10)
+        ax.set_title(output_title(output), fontsize=10)
         ax.grid(axis="x", alpha=0.3)
         ax.legend(fontsize=8, loc="lower right")
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return Path(path)
 
 
@@ -137,12 +136,11 @@ def plot_s2(indices: pd.DataFrame, path: str | Path, labels: dict[str, str],
         short = [labels.get(f, f) for f in names]
         ax.set_xticks(range(n), short, rotation=60, ha="right", fontsize=7)
         ax.set_yticks(range(n), short, fontsize=7)
-        ax.set_title(output, fontsize=10)
+        ax.set_title(output_title(output), fontsize=10)
         fig.colorbar(im, ax=ax, shrink=0.8, label="S2")
     fig.suptitle(title or "Second-order Sobol' indices", fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return Path(path)
 
 
@@ -154,9 +152,9 @@ def plot_convergence(conv: pd.DataFrame, path: str | Path, labels: dict[str, str
     factors = list(dict.fromkeys(conv["factor"]))
     legend_in = 0.8 + 0.065 * max((len(labels.get(f, f)) for f in factors), default=10)
     width = 5.5 * len(index_names) + legend_in
-    fig, axes = plt.subplots(len(outputs), len(index_names), figsize=(width, 3.4 * len(outputs)),
-                             squeeze=False)
-    cmap = plt.get_cmap("tab10" if len(factors) <= 10 else "tab20")
+    fig = Figure(figsize=(width, 3.4 * len(outputs)))
+    axes = fig.subplots(len(outputs), len(index_names), squeeze=False)
+    cmap = colormaps["tab10" if len(factors) <= 10 else "tab20"]
     sizes = sorted(conv["samples"].unique())
     for r, output in enumerate(outputs):
         for c, index in enumerate(index_names):
@@ -176,7 +174,7 @@ def plot_convergence(conv: pd.DataFrame, path: str | Path, labels: dict[str, str
             ax.minorticks_off()
             ax.set_xlabel(sample_label)
             ax.set_ylabel(index)
-            ax.set_title(f"{output}: {index}", fontsize=10)
+            ax.set_title(f"{output_title(output)}: {index}", fontsize=10)
             ax.grid(alpha=0.3)
     handles, names = axes[0, 0].get_legend_handles_labels()
     right = 1 - legend_in / width
@@ -185,5 +183,4 @@ def plot_convergence(conv: pd.DataFrame, path: str | Path, labels: dict[str, str
     fig.legend(handles, names, loc="center left", bbox_to_anchor=(right, 0.5), fontsize=8,
                frameon=False)
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return Path(path)

@@ -55,16 +55,12 @@ import numpy as np
 from sim.errors import InputError
 from sim.experiment.design import Experiment, experiment_from_dict
 from sim.factors import apply_point, declaration, parse_key
+from sim.outcomes.catalogue import OUTCOMES
 from sim.params import P, Param, ParamSet
 from sim.sensitivity.methods import METHODS, Method, make_method
 from sim.tomlfile import read_toml
 
-OUTPUT_COLUMNS = (
-    "adoption", "fidelity", "compliance", "penetration", "sustainability", "sustainability_6m",
-    "sustainability_12m", "cost", "harm_expected", "harm_averted", "cost_per_harm_averted",
-    "weeks_to_50pct_compliance", "weeks_to_80pct_compliance", "weeks_to_50pct_adoption",
-    "weeks_to_80pct_adoption",
-)
+OUTPUT_COLUMNS = tuple(OUTCOMES)
 """Summary columns an output may name (one value per run and bundle)."""
 
 DISTS = ("unif", "truncnorm")

@@ -16,6 +16,7 @@ import pandas as pd
 import solara
 
 from sim.errors import InputError
+from sim.outcomes.catalogue import DASHBOARD, OUTCOMES
 from sim.ui import figures
 from sim.ui.results import (
     LEVEL,
@@ -30,9 +31,7 @@ from sim.ui.results import (
 from sim.ui.serve import RESULTS_ENV
 from sim.ui.widgets import Heading, ParamField, PngFigure, Table
 
-TABLE_OUTCOMES = (("compliance", 1.0, "compliance"), ("adoption", 1.0, "adoption"),
-                  ("sustainability_12m", 1.0, "sustained 12 m"),
-                  ("cost", 1e6, "cost (M NOK)"), ("harm_averted", 1.0, "harm averted"))
+TABLE = tuple(OUTCOMES[name] for name in DASHBOARD)  # the arm table's columns
 
 
 def arms_rows(table: pd.DataFrame, bundle: str) -> tuple[list[str], list[list[str]]]:
@@ -40,16 +39,16 @@ def arms_rows(table: pd.DataFrame, bundle: str) -> tuple[list[str], list[list[st
     rows = []
     for _, r in table[table["bundle"] == bundle].iterrows():
         cells = [str(r["arm"]), str(int(r["replicates"]))]
-        for col, scale, _ in TABLE_OUTCOMES:
-            cells.append(fmt_interval(r.get(f"{col}_mean"), r.get(f"{col}_lo"),
-                                      r.get(f"{col}_hi"), scale))
+        for o in TABLE:
+            cells.append(fmt_interval(r.get(f"{o.name}_mean"), r.get(f"{o.name}_lo"),
+                                      r.get(f"{o.name}_hi"), o.scale))
         rows.append(cells)
-    return ["arm", "runs", *[t for _, _, t in TABLE_OUTCOMES]], rows
+    return ["arm", "runs", *[o.heading for o in TABLE]], rows
 
 
 def difference_rows(diff: pd.DataFrame, bundle: str) -> list[list[str]]:
     """Compliance of each arm minus the baseline's, with its interval, for one bundle."""
-    return [[str(r["arm"]), fmt_interval(r["difference"], r["lo"], r["hi"]), str(int(r["n"]))]
+    return [[str(r["second"]), fmt_interval(r["difference"], r["lo"], r["hi"]), str(int(r["n"]))]
             for _, r in diff[diff["bundle"] == bundle].iterrows()]
 
 
@@ -67,7 +66,8 @@ def ArmsView(res: Results, level: float) -> None:
         out: dict[str, Any] = {
             "table": arm_table(res, point, level),
             "diff": differences(res, point, level),
-            "cost": figures.effect_cost_png(arm_totals(res, point, level), level, res.name),
+            "cost": figures.effect_cost_png(arm_totals(res, point, level), res.arms, level,
+                                            res.name),
         }
         out["uptake"] = (figures.uptake_png(bands, res.arms, res.bundles, level, res.name)
                          if not bands.empty else None)

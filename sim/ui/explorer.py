@@ -22,6 +22,7 @@ import solara.lab
 
 from sim.errors import InputError
 from sim.outcomes.audit import AuditSpec
+from sim.outcomes.catalogue import OUTCOMES
 from sim.params import P
 from sim.scenario import TOP, load_scenario
 from sim.ui import figures
@@ -30,6 +31,7 @@ from sim.ui.serve import SCENARIO_ENV
 from sim.ui.session import DEFAULT_LABEL, ExplorerSession, Readout, find_scenarios
 from sim.ui.widgets import Heading, ParamField, PngFigure, Table
 
+COST, HARM = OUTCOMES["cost"], OUTCOMES["harm_averted"]  # the readout's totals
 PLAY_PAUSE = 0.2  # seconds between frames while playing (drawing a frame takes about a second)
 
 #: Fields of the page itself, declared like model parameters so they are checked the same way.
@@ -90,8 +92,9 @@ def ReadoutCard(r: Readout, strategy: str) -> None:
             solara.Text(f"week {r.week}", classes=["readout-week"])
             solara.Text(f"mean compliance {r.mean_compliance:.3f}",
                         classes=["readout-compliance"])
-            solara.Text(f"cost so far {r.cost / 1e6:.2f} M NOK", classes=["readout-cost"])
-            solara.Text(f"harm averted so far {r.harm_averted:.1f} events",
+            solara.Text(f"{COST.label} so far {COST.shown(r.cost):.2f} {COST.display_unit}",
+                        classes=["readout-cost"])
+            solara.Text(f"{HARM.label} so far {HARM.shown(r.harm_averted):.1f} {HARM.unit}",
                         classes=["readout-harm"])
             solara.Text(f"{r.n_staff:,} staff in {r.n_units} units", classes=["readout-size"])
         Table(["bundle", "compliance", "adoption"],

@@ -5,21 +5,18 @@ figure is drawn once and the same bytes serve both. Matplotlib renders on the se
 the pages free of JavaScript plotting libraries that would have to be fetched from a CDN.
 
 Figures are made with :class:`matplotlib.figure.Figure`, not pyplot: a page draws from more than
-one thread (a click, and "play"), and pyplot's global figure registry is not thread-safe. The one
-pyplot drawing reused here (the SPC chart of ``implsim run``) is serialised by a lock.
+one thread (a click, and "play"), and pyplot's global figure registry is not thread-safe. The
+dashboard's arm figures are those of ``implsim report`` (:mod:`sim.plots.arms`), rendered at the
+report's resolution, so a downloaded figure is the report's file.
 """
 
 from __future__ import annotations
 
 import io
 import tempfile
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
 import numpy as np
 import pandas as pd
 from matplotlib import colormaps
@@ -27,21 +24,23 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from sim.outcomes.catalogue import OUTCOMES
 from sim.outcomes.spc import PChart, plot_spc
+from sim.plots.arms import DPI as ARMS_DPI
+from sim.plots.arms import effect_cost_figure, uptake_figure
 from sim.state import STAGES
 from sim.ui.network_sample import NetworkSample
 
 DPI = 90
 STAGE_COLOURS = ("#c7c7c7", "#9ecae1", "#fd8d3c", "#31a354", "#d62728")  # by STAGES
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_PYPLOT = threading.Lock()  # plot_spc draws with pyplot
 TAB10 = colormaps["tab10"]
 
 
-def to_png(fig: Figure) -> bytes:
+def to_png(fig: Figure, dpi: int = DPI) -> bytes:
     """Render a figure to PNG bytes (a pyplot-free figure is freed with its last reference)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI)
+    fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
 
 
@@ -56,8 +55,7 @@ def compliance_png(weeks: np.ndarray, series: dict[str, np.ndarray], bundles: Se
     fig = Figure(figsize=(10.5, 3.6))
     axes = fig.subplots(1, 2, sharex=True)
     colours = TAB10
-    for ax, metric, ylabel in ((axes[0], "compliance", "compliance (all elements done)"),
-                               (axes[1], "adoption", "adoption (share of eligible staff)")):
+    for ax, metric in zip(axes, ("compliance", "adoption"), strict=True):
         for b, bundle in enumerate(bundles):
             if len(weeks):
                 ax.plot(weeks, series[metric][:, b], color=colours(b % 10), lw=1.8,
@@ -65,7 +63,7 @@ def compliance_png(weeks: np.ndarray, series: dict[str, np.ndarray], bundles: Se
         ax.set_xlim(0, max(horizon, 1))
         ax.set_ylim(0, 1)
         ax.set_xlabel("week")
-        ax.set_ylabel(ylabel)
+        ax.set_ylabel(OUTCOMES[metric].axis_label)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7, loc="upper left")
     fig.suptitle(title, fontsize=10)
@@ -113,7 +111,7 @@ def network_png(sample: NetworkSample, edges: np.ndarray, stages: np.ndarray,
 
 def spc_png(chart: PChart, title: str) -> bytes:
     """The p-chart as :func:`sim.outcomes.spc.plot_spc` draws it for ``implsim run``."""
-    with tempfile.TemporaryDirectory() as tmp, _PYPLOT:
+    with tempfile.TemporaryDirectory() as tmp:
         path = plot_spc(chart, Path(tmp) / "spc.png", title=title)
         return path.read_bytes()
 
@@ -121,55 +119,17 @@ def spc_png(chart: PChart, title: str) -> bytes:
 # --- dashboard -----------------------------------------------------------------------------------
 def uptake_png(bands: pd.DataFrame, arms: Sequence[str], bundles: Sequence[str], level: float,
                title: str) -> bytes:
-    """System compliance over time per arm: mean and interval band, one panel per bundle.
+    """System compliance over time per arm, as ``implsim report`` draws it (uptake.png)."""
+    return to_png(uptake_figure(bands, arms, bundles, level, title), ARMS_DPI)
 
-    ``bands`` has columns arm, bundle, week, mean, lo, hi (see :func:`sim.ui.results`).
+
+def effect_cost_png(totals: pd.DataFrame, arms: Sequence[str], level: float,
+                    title: str) -> bytes:
+    """Harm averted against cost per arm, as ``implsim report`` draws it (effect_vs_cost.png).
+
+    ``totals`` is :func:`sim.ui.results.arm_totals` at one design point.
     """
-    n = max(len(bundles), 1)
-    fig = Figure(figsize=(3.9 * n, 3.6))
-    axes = fig.subplots(1, n, squeeze=False, sharey=True)
-    colours = TAB10
-    for c, bundle in enumerate(bundles):
-        ax = axes[0, c]
-        for k, arm in enumerate(arms):
-            rows = bands[(bands["arm"] == arm) & (bands["bundle"] == bundle)]
-            if rows.empty:
-                continue
-            ax.plot(rows["week"], rows["mean"], color=colours(k % 10), lw=1.6, label=arm)
-            ax.fill_between(rows["week"], rows["lo"], rows["hi"], color=colours(k % 10),
-                            alpha=0.2, lw=0)
-        ax.set_title(_pretty(bundle), fontsize=9)
-        ax.set_xlabel("week")
-        ax.set_ylim(0, 1)
-        ax.grid(alpha=0.3)
-    axes[0, 0].set_ylabel("compliance")
-    axes[0, 0].legend(fontsize=7, loc="upper left")
-    fig.suptitle(f"{title}: compliance per arm (mean, {level:.0%} interval)", fontsize=10)
-    fig.tight_layout()
-    return to_png(fig)
-
-
-def effect_cost_png(totals: pd.DataFrame, level: float, title: str) -> bytes:
-    """Harm averted against cost per arm (bundles summed per run), with intervals.
-
-    ``totals`` has columns arm, cost_mean/lo/hi (NOK) and harm_averted_mean/lo/hi.
-    """
-    fig = Figure(figsize=(6.4, 4.4))
-    ax = fig.subplots()
-    colours = TAB10
-    for k, row in enumerate(totals.itertuples(index=False)):
-        x, y = row.cost_mean / 1e6, row.harm_averted_mean
-        xerr = np.array([[x - row.cost_lo / 1e6], [row.cost_hi / 1e6 - x]])
-        yerr = np.array([[y - row.harm_averted_lo], [row.harm_averted_hi - y]])
-        ax.errorbar(x, y, xerr=np.nan_to_num(xerr), yerr=np.nan_to_num(yerr), fmt="o",
-                    color=colours(k % 10), capsize=4, label=row.arm)
-    ax.set_xlabel("cost (M NOK)")
-    ax.set_ylabel("harm events averted (all bundles)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title(f"{title}: effect vs cost ({level:.0%} intervals)", fontsize=10)
-    fig.tight_layout()
-    return to_png(fig)
+    return to_png(effect_cost_figure(totals, arms, level, title), ARMS_DPI)
 
 
 def indices_png(indices: pd.DataFrame, output: str, index: str, title: str) -> bytes:

@@ -2,9 +2,10 @@
 
 The dashboard opens what ``implsim experiment`` (a results store: ``experiment.json`` with
 Parquet parts) or a sensitivity analysis (``indices.csv``, its runs in ``store/``) wrote. All
-numbers are computed here from the stored runs, as ``implsim report`` does, but at an interval
-level the user chooses; the page only draws them. Anything missing or unreadable becomes an
-:class:`~sim.errors.InputError` the page shows instead of a traceback.
+numbers are computed here from the stored runs by :mod:`sim.outcomes.statistics`, as
+``implsim report`` computes them, at an interval level the user chooses; the page only draws
+them. Anything missing or unreadable becomes an :class:`~sim.errors.InputError` the page shows
+instead of a traceback.
 """
 
 from __future__ import annotations
@@ -17,18 +18,13 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import InputError
-from sim.experiment.report import diff_interval
 from sim.experiment.store import ResultStore
-from sim.outcomes.compare import mean_ci
+from sim.outcomes import statistics
 from sim.params import P
 
 #: The interval level the dashboard's intervals use (typed in the page, checked like any Param).
 LEVEL = P("interval_level", 0.95, "Confidence level of the intervals shown.", unit="share",
           low=0.5, high=0.999)
-
-#: Outcomes in the arm table, in the order shown.
-ARM_OUTCOMES = ("compliance", "adoption", "penetration", "sustainability_12m", "cost",
-                "harm_averted")
 
 INDICES_COLUMNS = ("output", "factor", "index", "value")
 
@@ -138,69 +134,25 @@ def _at_point(df: pd.DataFrame, point: int) -> pd.DataFrame:
 
 def arm_table(res: Results, point: int, level: float) -> pd.DataFrame:
     """Per arm × bundle: mean and interval of each outcome (``<outcome>_mean/_lo/_hi``)."""
-    rows = []
-    summary = _at_point(res.summary, point)
-    for (arm, bundle), grp in summary.groupby(["arm", "bundle"], sort=False):
-        row: dict[str, Any] = {"arm": arm, "bundle": bundle, "replicates": len(grp)}
-        for col in ARM_OUTCOMES:
-            if col in grp:
-                m, lo, hi, _ = mean_ci(grp[col].to_numpy(float), level)
-                row[f"{col}_mean"], row[f"{col}_lo"], row[f"{col}_hi"] = m, lo, hi
-        rows.append(row)
-    return pd.DataFrame(rows)
+    return statistics.arm_table(_at_point(res.summary, point), ("arm", "bundle"), level=level)
 
 
 def arm_totals(res: Results, point: int, level: float) -> pd.DataFrame:
-    """Per arm: cost and harm averted summed over bundles per run, mean and interval."""
-    summary = _at_point(res.summary, point)
-    per_run = summary.groupby(["arm", "run_id"], sort=False)[["cost", "harm_averted"]].sum()
-    rows = []
-    for arm in res.arms:
-        if arm not in per_run.index.get_level_values(0):
-            continue
-        grp = per_run.loc[arm]
-        row: dict[str, Any] = {"arm": arm}
-        for col in ("cost", "harm_averted"):
-            m, lo, hi, _ = mean_ci(grp[col].to_numpy(float), level)
-            row[f"{col}_mean"], row[f"{col}_lo"], row[f"{col}_hi"] = m, lo, hi
-        rows.append(row)
-    return pd.DataFrame(rows)
+    """Per arm: cost and harm summed over bundles per run, mean and interval."""
+    return statistics.total_table(_at_point(res.summary, point), ("arm", "point"), level)
 
 
 def differences(res: Results, point: int, level: float, outcome: str = "compliance"
                 ) -> pd.DataFrame:
-    """Each arm minus the baseline arm, per bundle, with a paired (or Welch) interval."""
-    summary = _at_point(res.summary, point)
-    base = summary[summary["arm"] == res.baseline]
-    rows = []
-    for arm in res.arms:
-        if arm == res.baseline:
-            continue
-        other = summary[summary["arm"] == arm]
-        merged = base.merge(other, on=["replicate", "bundle"], suffixes=("_a", "_b"))
-        for bundle, grp in merged.groupby("bundle", sort=False):
-            m, lo, hi = diff_interval(grp[f"{outcome}_a"].to_numpy(),
-                                      grp[f"{outcome}_b"].to_numpy(), res.paired, level)
-            rows.append({"arm": arm, "bundle": bundle, "difference": m, "lo": lo, "hi": hi,
-                         "n": len(grp)})
-    return pd.DataFrame(rows)
+    """Each arm (``second``) minus the baseline arm, per bundle, paired (or Welch) interval."""
+    return statistics.pair_table(_at_point(res.summary, point),
+                                 statistics.against(res.baseline, res.arms), res.paired,
+                                 (outcome,), level)
 
 
 def uptake_bands(res: Results, point: int, level: float) -> pd.DataFrame:
     """System compliance per arm × bundle × week: mean and interval over replicates."""
-    ts = res.timeseries
-    if ts.empty:
-        return pd.DataFrame(columns=["arm", "bundle", "week", "mean", "lo", "hi"])
-    rows = _at_point(ts[ts["level"] == "system"], point)
-    out = []
-    for (arm, bundle, week), grp in rows.groupby(["arm", "bundle", "week"], sort=False,
-                                                 observed=True):
-        m, lo, hi, n = mean_ci(grp["compliance"].to_numpy(float), level)
-        if n == 1:
-            lo = hi = m
-        out.append({"arm": arm, "bundle": str(bundle), "week": int(week), "mean": m,
-                    "lo": lo, "hi": hi})
-    return pd.DataFrame(out).sort_values(["arm", "bundle", "week"], kind="stable")
+    return statistics.uptake_bands(_at_point(res.timeseries, point), level)
 
 
 def fmt_interval(mean: float, lo: float, hi: float, scale: float = 1.0, digits: int = 3) -> str:

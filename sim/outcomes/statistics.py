@@ -1,0 +1,172 @@
+"""Arm statistics: means with intervals per arm, differences between arms, programme totals.
+
+One home for the numbers ``implsim run`` (comparison.csv), ``implsim report`` (arms.csv,
+pairs.csv, totals.csv and its figures) and ``implsim dashboard`` show, so the same store gives
+the same intervals everywhere.
+
+- An arm's outcome: the mean over replicates and the Student t-interval of that mean.
+- A difference between two arms: with common random numbers replicate *k* of both arms shares
+  its seed, so the difference is taken replicate by replicate and its interval is a paired
+  t-interval; without them it is Welch's interval for two independent samples.
+- A programme total (cost, harm events: the outcomes the catalogue marks ``summed``): the sum
+  over bundles is formed *per run* first, then treated like any outcome, see
+  :func:`programme_totals`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from sim.outcomes.catalogue import COMPARED, PAIRED, REACHED, SUMMED
+
+#: The ``bundle`` of a programme-total row.
+ALL_BUNDLES = "all bundles"
+
+
+def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float, int]:
+    """Mean, lower and upper bound of its t-interval, and n (NaNs dropped)."""
+    v = np.asarray(values, float)
+    v = v[~np.isnan(v)]
+    n = len(v)
+    if n == 0:
+        return float("nan"), float("nan"), float("nan"), 0
+    m = float(v.mean())
+    if n == 1:
+        return m, float("nan"), float("nan"), 1
+    half = stats.t.ppf(0.5 + level / 2, n - 1) * v.std(ddof=1) / np.sqrt(n)
+    return m, m - half, m + half, n
+
+
+def diff_interval(a: np.ndarray, b: np.ndarray, paired: bool,
+                  level: float = 0.95) -> tuple[float, float, float]:
+    """Mean of b − a and its interval (paired t, or Welch when the runs are independent)."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if paired:
+        d = b - a
+        d = d[~np.isnan(d)]
+        m, lo, hi, _ = mean_ci(d, level)
+        return m, lo, hi
+    a, b = a[~np.isnan(a)], b[~np.isnan(b)]
+    if len(a) < 2 or len(b) < 2:
+        return float(b.mean() - a.mean()) if len(a) and len(b) else float("nan"), \
+            float("nan"), float("nan")
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    se = np.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1)) if se > 0 else 1.0
+    half = stats.t.ppf(0.5 + level / 2, df) * se
+    m = float(b.mean() - a.mean())
+    return m, m - half, m + half
+
+
+def arm_table(summary: pd.DataFrame, by: Sequence[str], outcomes: Iterable[str] = COMPARED,
+              level: float = 0.95, reached: bool = False) -> pd.DataFrame:
+    """One row per group of ``by``: ``replicates`` and ``<outcome>_mean``, ``_lo``, ``_hi``.
+
+    Outcomes missing from ``summary`` are skipped. With ``reached``, the share of replicates
+    that reached 50% / 80% compliance is added beside the mean times (which average only the
+    replicates that did: "never reached" is not a number of weeks).
+    """
+    outcomes = tuple(outcomes)
+    rows = []
+    for key, grp in summary.groupby(list(by), sort=False, observed=True):
+        row: dict[str, object] = dict(zip(by, key, strict=True))
+        row["replicates"] = len(grp)
+        for col in outcomes:
+            if col in grp:
+                m, lo, hi, _ = mean_ci(grp[col].to_numpy(), level)
+                row[f"{col}_mean"], row[f"{col}_lo"], row[f"{col}_hi"] = m, lo, hi
+        if reached:
+            for col, share in REACHED.items():
+                if col in grp:
+                    row[share] = float(grp[col].notna().mean())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def compare_arms(summary: pd.DataFrame) -> pd.DataFrame:
+    """The comparison table of ``implsim run``: per strategy × bundle, with reach shares."""
+    return arm_table(summary, ("strategy", "bundle"), COMPARED, reached=True)
+
+
+def programme_totals(summary: pd.DataFrame, run: Sequence[str] = ("arm", "point", "replicate")
+                     ) -> pd.DataFrame:
+    """Per run (``run`` columns), the summed outcomes added over its bundles.
+
+    One row per run, in the shape of the summary, with ``bundle = "all bundles"``.
+    This is the one definition of a total's interval: the bundles of a run share its seed,
+    staff and interventions, so their outcomes are correlated, and the spread of a sum is not
+    a function of the bundles' spreads alone. Adding the bundles' interval half-widths assumes
+    perfect correlation (and gives an interval of no estimator); adding variances assumes
+    none. Summing per run first and then taking the t-interval over replicates
+    (:func:`arm_table`) or the paired difference per replicate (:func:`pair_table`) is right
+    whatever the correlation.
+    """
+    cols = [c for c in SUMMED if c in summary]
+    totals = summary.groupby(list(run), sort=False, observed=True)[cols].sum().reset_index()
+    totals.insert(len(run), "bundle", ALL_BUNDLES)
+    return totals
+
+
+def total_table(summary: pd.DataFrame, by: Sequence[str] = ("arm", "point"),
+                level: float = 0.95) -> pd.DataFrame:
+    """Per group of ``by``: mean and interval of each programme total (see above)."""
+    return arm_table(programme_totals(summary), by, SUMMED, level)
+
+
+def pair_table(summary: pd.DataFrame, pairs: Iterable[tuple[str, str]], paired: bool,
+               outcomes: Iterable[str] = PAIRED, level: float = 0.95) -> pd.DataFrame:
+    """Per pair of arms × point × bundle × outcome: difference (second − first) with interval.
+
+    Replicates are matched on ``point``, ``replicate`` and ``bundle``.
+    """
+    outcomes = tuple(outcomes)
+    rows = []
+    for first, second in pairs:
+        a = summary[summary["arm"] == first]
+        b = summary[summary["arm"] == second]
+        merged = a.merge(b, on=["point", "replicate", "bundle"], suffixes=("_a", "_b"))
+        for (point, bundle), grp in merged.groupby(["point", "bundle"], sort=False):
+            for col in outcomes:
+                m, lo, hi = diff_interval(grp[f"{col}_a"].to_numpy(), grp[f"{col}_b"].to_numpy(),
+                                          paired, level)
+                rows.append({"first": first, "second": second, "point": point,
+                             "bundle": bundle, "outcome": col, "difference": m,
+                             "lo": lo, "hi": hi, "paired": paired, "n": len(grp)})
+    return pd.DataFrame(rows)
+
+
+def all_pairs(arms: Sequence[str]) -> list[tuple[str, str]]:
+    """Every pair of arms, in order: (a, b), (a, c), (b, c)."""
+    return list(itertools.combinations(arms, 2))
+
+
+def against(baseline: str, arms: Sequence[str]) -> list[tuple[str, str]]:
+    """Each arm paired with the baseline arm: (baseline, arm)."""
+    return [(baseline, arm) for arm in arms if arm != baseline]
+
+
+def uptake_bands(timeseries: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+    """System compliance per arm × bundle × week: mean and interval over replicates.
+
+    A single replicate has no interval; its band is the line itself.
+    """
+    columns = ["arm", "bundle", "week", "mean", "lo", "hi"]
+    if timeseries.empty:
+        return pd.DataFrame(columns=columns)
+    rows = timeseries[timeseries["level"] == "system"]
+    out = []
+    for (arm, bundle, week), grp in rows.groupby(["arm", "bundle", "week"], sort=False,
+                                                 observed=True):
+        m, lo, hi, n = mean_ci(grp["compliance"].to_numpy(float), level)
+        if n == 1:
+            lo = hi = m
+        out.append({"arm": arm, "bundle": str(bundle), "week": int(week), "mean": m,
+                    "lo": lo, "hi": hi})
+    if not out:
+        return pd.DataFrame(columns=columns)
+    return pd.DataFrame(out).sort_values(["arm", "bundle", "week"], kind="stable")

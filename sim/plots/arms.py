@@ -1,0 +1,80 @@
+"""Arms of an experiment side by side: uptake bands and effect against cost.
+
+``implsim report`` saves these figures and ``implsim dashboard`` shows them, from the same
+tables of :mod:`sim.outcomes.statistics`, so a store gives the same picture in both. Figures
+are :class:`matplotlib.figure.Figure` objects (no pyplot state): the caller saves or renders
+them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+
+from sim.outcomes.catalogue import OUTCOMES
+
+#: Resolution of these figures, in the report's files and the dashboard's images alike.
+DPI = 100
+TAB10 = colormaps["tab10"]
+
+
+def uptake_figure(bands: pd.DataFrame, arms: Sequence[str], bundles: Sequence[str],
+                  level: float, title: str) -> Figure:
+    """System compliance over time per arm: mean and interval band, one panel per bundle.
+
+    ``bands`` is :func:`sim.outcomes.statistics.uptake_bands` (arm, bundle, week, mean, lo, hi).
+    """
+    n = max(len(bundles), 1)
+    fig = Figure(figsize=(3.9 * n, 3.6))
+    axes = fig.subplots(1, n, squeeze=False, sharey=True)
+    for c, bundle in enumerate(bundles):
+        ax = axes[0, c]
+        for k, arm in enumerate(arms):
+            rows = bands[(bands["arm"] == arm) & (bands["bundle"] == bundle)]
+            if rows.empty:
+                continue
+            ax.plot(rows["week"], rows["mean"], color=TAB10(k % 10), lw=1.6, label=arm)
+            ax.fill_between(rows["week"], rows["lo"], rows["hi"], color=TAB10(k % 10),
+                            alpha=0.2, lw=0)
+        ax.set_title(bundle.replace("_", " "), fontsize=9)
+        ax.set_xlabel("week")
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel(OUTCOMES["compliance"].label)
+    axes[0, 0].legend(fontsize=7, loc="upper left")
+    fig.suptitle(f"{title}: compliance per arm (mean, {level:.0%} interval)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def effect_cost_figure(totals: pd.DataFrame, arms: Sequence[str], level: float,
+                       title: str) -> Figure:
+    """Harm averted against cost per arm, all bundles, with the intervals of the totals.
+
+    ``totals`` is :func:`sim.outcomes.statistics.total_table` at one design point (columns
+    arm, cost_mean/lo/hi, harm_averted_mean/lo/hi).
+    """
+    cost, harm = OUTCOMES["cost"], OUTCOMES["harm_averted"]
+    fig = Figure(figsize=(6.4, 4.6))
+    ax = fig.subplots()
+    for k, arm in enumerate(arms):
+        rows = totals[totals["arm"] == arm]
+        if rows.empty:
+            continue
+        r = rows.iloc[0]
+        x, y = cost.shown(r["cost_mean"]), harm.shown(r["harm_averted_mean"])
+        xerr = [[x - cost.shown(r["cost_lo"])], [cost.shown(r["cost_hi"]) - x]]
+        yerr = [[y - harm.shown(r["harm_averted_lo"])], [harm.shown(r["harm_averted_hi"]) - y]]
+        ax.errorbar(x, y, xerr=np.nan_to_num(xerr), yerr=np.nan_to_num(yerr), fmt="o",
+                    color=TAB10(k % 10), capsize=4, label=arm)
+    ax.set_xlabel(cost.heading)
+    ax.set_ylabel(f"{harm.heading}, all bundles")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(f"{title}: effect vs cost ({level:.0%} intervals of the totals)", fontsize=10)
+    fig.tight_layout()
+    return fig
