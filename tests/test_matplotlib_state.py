@@ -12,8 +12,8 @@ import os
 import subprocess
 import sys
 
-MODULES = ("sim", "sim.scenario", "sim.simulate", "sim.outputs", "sim.model", "sim.cli", "sim.plots.uptake",
-           "sim.plots.comparison", "sim.plots.detection", "sim.plots.arms",
+MODULES = ("sim", "sim.scenario", "sim.simulate", "sim.outputs", "sim.model", "sim.cli",
+           "sim.plots.uptake", "sim.plots.comparison", "sim.plots.detection", "sim.plots.arms",
            "sim.experiment.report", "sim.outcomes.spc", "sim.outcomes.statistics",
            "sim.ui.figures", "sim.ui.results", "sim.calibrate.plots", "sim.sensitivity.plots",
            "sim.sensitivity", "sim.calibrate")
