@@ -12,10 +12,27 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from sim.errors import InputError, output_dir
 from sim.memory import retain_freed_memory
+
+
+def _resumable[T](args: argparse.Namespace, kept: str, batch: Callable[[], T],
+                  again: str = "resume") -> T | None:
+    """Run a long batch; on Ctrl-C say what is kept and how to go on, and return None.
+
+    A scheduler that cannot be reached (OSError) is an input error naming ``--scheduler``.
+    """
+    try:
+        return batch()
+    except KeyboardInterrupt:
+        print(f"implsim: interrupted; finished {kept}. Run the same command again to {again}.",
+              file=sys.stderr)
+        return None
+    except OSError as exc:  # scheduler unreachable and the like
+        raise InputError("--scheduler" if args.scheduler else args.out, str(exc)) from None
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -72,15 +89,11 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
         print(f"{experiment.name}: {len(experiment.arms)} arms × {len(experiment.points)} "
               f"design points × {experiment.replicates} replicates = {runs} runs → {args.out}",
               flush=True)
-    try:
-        report = run_experiment(experiment, args.out, scheduler=args.scheduler,
-                                workers=args.workers, serial=args.serial, quiet=args.quiet)
-    except KeyboardInterrupt:
-        print(f"implsim: interrupted; finished chunks are kept in {args.out}. Run the same "
-              "command again to resume.", file=sys.stderr)
+    report = _resumable(args, f"chunks are kept in {args.out}", lambda: run_experiment(
+        experiment, args.out, scheduler=args.scheduler, workers=args.workers,
+        serial=args.serial, quiet=args.quiet))
+    if report is None:
         return 130
-    except OSError as exc:  # scheduler unreachable and the like
-        raise InputError("--scheduler" if args.scheduler else args.out, str(exc)) from None
     if not args.quiet:
         print(f"done: {report.ran} runs now, {report.skipped} already stored, "
               f"{report.total} in all. Next: implsim report {args.out}")
@@ -99,16 +112,11 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
                 f"up to {rows * spec.replicates} runs")
         print(f"{spec.name}: {spec.method.name}, {len(spec.factors)} factors, {rows} sample "
               f"rows × {spec.replicates} replicates ({what}) → {args.out}", flush=True)
-    try:
-        result = run_sensitivity(spec, args.out, scheduler=args.scheduler, workers=args.workers,
-                                 serial=args.serial, quiet=args.quiet,
-                                 command="implsim " + " ".join(args.argv))
-    except KeyboardInterrupt:
-        print(f"implsim: interrupted; finished runs are kept in {args.out}/store. Run the same "
-              "command again to resume.", file=sys.stderr)
+    result = _resumable(args, f"runs are kept in {args.out}/store", lambda: run_sensitivity(
+        spec, args.out, scheduler=args.scheduler, workers=args.workers, serial=args.serial,
+        quiet=args.quiet, command="implsim " + " ".join(args.argv)))
+    if result is None:
         return 130
-    except OSError as exc:  # scheduler unreachable and the like
-        raise InputError("--scheduler" if args.scheduler else args.out, str(exc)) from None
     if not args.quiet:
         print(result.summary, end="")
         print(f"\nwrote {args.out}/: " + ", ".join(result.files))
@@ -130,12 +138,10 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise InputError("--workers", f"must be at least 1, got {args.workers}")
     cal = load_calibration(args.file)
-    try:
-        report = run_calibration(cal, args.out, scheduler=args.scheduler, workers=args.workers,
-                                 quiet=args.quiet, command="implsim " + " ".join(args.argv))
-    except KeyboardInterrupt:
-        print(f"implsim: interrupted; finished generations are kept in {args.out}. Run the "
-              "same command again to continue.", file=sys.stderr)
+    report = _resumable(args, f"generations are kept in {args.out}", lambda: run_calibration(
+        cal, args.out, scheduler=args.scheduler, workers=args.workers, quiet=args.quiet,
+        command="implsim " + " ".join(args.argv)), again="continue")
+    if report is None:
         return 130
     if not args.quiet:
         import pandas as pd

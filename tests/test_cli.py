@@ -333,3 +333,25 @@ def test_default_scenario_support_beats_no_support(tmp_path):
     mean = final.groupby(["bundle", "strategy"], observed=True)["compliance"].mean().unstack()
     assert list(mean.index.astype(str)) == SHIPPED
     assert (mean["training + facilitation"] > mean["no extra support"]).all(), mean
+
+
+def test_resumable_batch_keeps_results_on_interrupt_and_names_the_scheduler(capsys):
+    import argparse
+
+    from sim.cli import _resumable
+    from sim.errors import InputError
+
+    args = argparse.Namespace(scheduler="tcp://127.0.0.1:1", out="out/x")
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    def unreachable():
+        raise OSError("connection refused")
+
+    assert _resumable(args, "runs are kept in out/x", lambda: 7) == 7
+    assert _resumable(args, "runs are kept in out/x", interrupted, again="continue") is None
+    err = capsys.readouterr().err
+    assert "finished runs are kept in out/x. Run the same command again to continue." in err
+    with pytest.raises(InputError, match="--scheduler"):
+        _resumable(args, "runs are kept in out/x", unreachable)
