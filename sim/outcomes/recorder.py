@@ -13,12 +13,13 @@ import numpy as np
 import pandas as pd
 
 from sim.mechanisms.collective import implemented
+from sim.outcomes.catalogue import SERIES
 from sim.params import ORG_KINDS
 
 if TYPE_CHECKING:
     from sim.loop import Week
 
-METRICS = ("adoption", "compliance", "fidelity", "penetration")
+METRICS = SERIES  # the weekly series the catalogue declares, in its order
 LEVELS = ("unit", "kind", "system")
 
 
