@@ -949,13 +949,14 @@ class TestFacilitation:
             np.testing.assert_array_equal(model.unit_support[~targeted], 0.0)
             np.testing.assert_allclose(model.unit_boost[targeted], 1.5 * 0.6, rtol=1e-6)
             np.testing.assert_array_equal(model.unit_boost[~targeted], 0.0)
-            assert model.cost.sum() == pytest.approx(100.0 * n_units * (week - 1))
+            # the cost follows the intensity: 100 NOK a unit-week at intensity 1
+            assert model.cost.sum() == pytest.approx(100.0 * 0.6 * n_units * (week - 1))
             assert model.cost_by_intervention["facilitation"] == pytest.approx(
-                100.0 * n_units * (week - 1))
+                100.0 * 0.6 * n_units * (week - 1))
         model.step()  # week 4: ended (end_week inclusive was 3)
         np.testing.assert_array_equal(model.unit_support, 0.0)
         np.testing.assert_array_equal(model.unit_boost, 0.0)
-        assert model.cost.sum() == pytest.approx(100.0 * n_units * 2)
+        assert model.cost.sum() == pytest.approx(100.0 * 0.6 * n_units * 2)
 
     def test_support_only_for_the_named_bundle(self, tmp_path: Path) -> None:
         model = small_model(tmp_path, [{"type": "facilitation", "start_week": 1, "end_week": 1,
@@ -964,7 +965,21 @@ class TestFacilitation:
         model.step()
         np.testing.assert_array_equal(model.unit_support[:, 0], 0.0)
         np.testing.assert_array_equal(model.unit_support[:, 1], np.float32(0.4))
-        np.testing.assert_allclose(model.cost, [0.0, 50.0 * model.pop.n_units])
+        np.testing.assert_allclose(model.cost, [0.0, 50.0 * 0.4 * model.pop.n_units])
+
+    @pytest.mark.parametrize("kind", ["facilitation", "internal_facilitation"])
+    def test_cost_follows_the_intensity(self, tmp_path: Path, kind: str) -> None:
+        def cost(intensity: float) -> float:
+            model = small_model(tmp_path, [{"type": kind, "start_week": 1, "end_week": 4,
+                                            "intensity": intensity}])
+            for _ in range(4):
+                model.step()
+            return float(model.cost.sum())
+
+        assert cost(0.0) == 0.0  # a null intervention costs nothing
+        assert cost(0.5) > 0.0
+        assert cost(0.5) == pytest.approx(2 * cost(0.25))
+        assert cost(1.0) == pytest.approx(2 * cost(0.5))
 
     def test_full_support_freezes_fidelity_of_non_users(self, tmp_path: Path) -> None:
         model = small_model(tmp_path, [{"type": "facilitation", "start_week": 1, "end_week": 2,

@@ -7,6 +7,9 @@ decay and users from abandoning. Ruud et al. 2021 (SPEC §11) found fidelity ros
 most of it in the first 12. *External* facilitation comes from outside the organisation; *internal*
 facilitation is done by the organisation's own staff: cheaper and less intense, but it leaves
 implementation capacity behind (``capacity_per_year``).
+
+Cost follows the dose: ``cost_per_unit_week`` is the cost of a unit-week at intensity 1, and a
+unit-week at intensity *x* costs *x* times that (intensity 0 delivers nothing and costs nothing).
 """
 
 from __future__ import annotations
@@ -29,8 +32,10 @@ class Facilitation(Intervention):
           unit="share", low=0.0, high=1.0),
         P("adoption_effect", 1.0, "Log-hazard increase of trying at intensity 1.",
           unit="log-hazard", low=0.0, high=5.0),
-        P("cost_per_unit_week", 2500.0, "Cost per targeted unit per week (NOK).", unit="NOK",
-          low=0.0, high=1e6, source="assumption: ~0.05 FTE external facilitator per unit"),
+        P("cost_per_unit_week", 5000.0, "Cost per targeted unit per week at intensity 1 (NOK); "
+          "the cost follows the intensity.", unit="NOK", low=0.0, high=1e6,
+          source="assumption: ~0.1 FTE external facilitator per unit at intensity 1 (~0.05 FTE "
+          "at the default 0.5)"),
         P("capacity_per_year", 0.0, "Implementation capacity the units gain per year of "
           "facilitation (skills that stay).", unit="capacity/year", low=0.0, high=5.0),
         P("awareness", 0.2, "Weekly chance that an unaware eligible staff member of a targeted "
@@ -46,7 +51,7 @@ class Facilitation(Intervention):
         self.give_support(model, self.units, support=level,
                           boost=self.pars["adoption_effect"] * level,
                           awareness=self.pars["awareness"] * level,
-                          cost=self.pars["cost_per_unit_week"] * self.units.sum())
+                          cost=self.pars["cost_per_unit_week"] * level * self.units.sum())
         if self.pars["capacity_per_year"]:
             model.add_capacity(self.units, self.pars["capacity_per_year"] / 52.0)
 
@@ -61,8 +66,10 @@ class InternalFacilitation(Facilitation):
           source="assumption: part-time, alongside clinical work"),
         P("adoption_effect", 0.8, "Log-hazard increase of trying at intensity 1.",
           unit="log-hazard", low=0.0, high=5.0),
-        P("cost_per_unit_week", 800.0, "Cost per targeted unit per week (NOK).", unit="NOK",
-          low=0.0, high=1e6, source="assumption: ~2 h a week of an internal facilitator"),
+        P("cost_per_unit_week", 2700.0, "Cost per targeted unit per week at intensity 1 (NOK); "
+          "the cost follows the intensity.", unit="NOK", low=0.0, high=1e6,
+          source="assumption: ~2 h a week of an internal facilitator at the default intensity "
+          "0.3 (~6.7 h at intensity 1)"),
         P("capacity_per_year", 0.3, "Implementation capacity the units gain per year of "
           "facilitation (skills that stay).", unit="capacity/year", low=0.0, high=5.0,
           source="assumption: internal facilitators stay and keep the skills"),
