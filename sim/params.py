@@ -254,7 +254,16 @@ MODEL = ParamSet(
           "unit reaches it raises its implementation capacity (learning transfer).",
           unit="share", low=0.0, high=1.0),
         P("sustainability_weeks", 52, "Weeks after support ends at which sustainability "
-          "(compliance retained) is measured.", unit="weeks", low=1, high=520),
+          "(the share of the gain retained) is measured.", unit="weeks", low=1, high=520),
+        P("sustainability_min_gain", 0.05, "Smallest gain in system compliance (support end "
+          "minus week 0) for which the retained share of the gain is defined; below it "
+          "sustainability is undefined (NaN, with the reason in sustainability_undefined).",
+          unit="share", low=1e-6, high=1.0,
+          source="assumption: 5 percentage points, about an audit's sampling error at n = 20"),
+        P("sustained_share_of_peak", 0.8, "A unit counts as having sustained a bundle when its "
+          "compliance sustainability_weeks after support ends is at least this share of its "
+          "peak during support.", unit="share", low=0.0, high=1.0,
+          source="assumption (issue 14: 'keep ≥ 80% of their peak')"),
     ),
     retired={"success_fidelity": "no longer a parameter: a unit has implemented a bundle when "
              "its all-or-none compliance reaches penetration_threshold (one definition for "

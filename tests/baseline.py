@@ -59,7 +59,9 @@ def frame_hash(df: pd.DataFrame) -> str:
     return h.hexdigest()[:20]
 
 
-def _number(x: Any) -> float | None:
+def _number(x: Any) -> float | str | None:
+    if isinstance(x, str):  # a descriptor such as why sustainability is undefined
+        return x
     x = float(x)
     return None if math.isnan(x) else x
 

@@ -219,10 +219,13 @@ def test_higher_turnover_lowers_sustainability():
             model = ImplementationModel(sc, "support", seed=seed, world=world).run()
             row = summarise(model).iloc[0]
             assert row.support_end_week == END
-            # sustainability = system compliance 12 months after support ended / at its end
+            # sustainability = the share of the gain since week 0 still there 12 months after
+            # support ended, clipped to [0, 1]
             comp = system(model, "compliance")[:, 0]
             weeks = model.recorder.weeks
-            expected = comp[weeks.index(END + TWELVE_MONTHS)] / comp[weeks.index(END)]
+            c0, c_end = comp[0], comp[weeks.index(END)]
+            expected = np.clip((comp[weeks.index(END + TWELVE_MONTHS)] - c0) / (c_end - c0),
+                               0.0, 1.0)
             assert row.sustainability_12m == pytest.approx(expected)
             assert row.sustainability == pytest.approx(expected)  # default lag is 52 weeks
             out.append(row.sustainability_12m)
@@ -240,17 +243,23 @@ def test_sustainability_is_nan_without_support():
     assert np.isnan(row.sustainability) and np.isnan(row.sustainability_6m)
     assert np.isnan(row.sustainability_12m) and np.isnan(row.support_end_week)
     # ... and for a bundle of a supported strategy that no intervention supports.
+    assert row.sustainability_undefined == "no support"
     two = scenario(weeks=END + TWELVE_MONTHS, bundles=[A, B], strategies=[
-        {"name": "s", "interventions": [{"type": "facilitation", "bundles": [A],
-                                         "end_week": END}]}])
+        {"name": "s", "interventions": [
+            {"type": "facilitation", "bundles": [A], "end_week": END, "intensity": 1.0},
+            {"type": "simulation_training", "bundles": [A], "end_week": END,
+             "interval_weeks": 10, "coverage": 0.9}]}])
     summary = summarise(ImplementationModel(two, seed=1).run()).set_index("bundle")
     assert summary.loc[A, ["sustainability_6m", "sustainability_12m"]].notna().all()
+    assert summary.loc[A, "sustainability_undefined"] == ""
     assert summary.loc[B, ["sustainability_6m", "sustainability_12m"]].isna().all()
+    assert summary.loc[B, "sustainability_undefined"] == "no support"
     # ... and when the run stops before the lag has passed.
     short = scenario(weeks=END + 10, bundles=[A], strategies=[
         {"name": "s", "interventions": [{"type": "facilitation", "end_week": END}]}])
     row = summarise(ImplementationModel(short, seed=1).run()).iloc[0]
     assert np.isnan(row.sustainability_6m) and np.isnan(row.sustainability_12m)
+    assert row.sustainability_undefined == "run ends too early"
 
 
 def test_sustainability_is_nan_for_a_bundle_never_launched():

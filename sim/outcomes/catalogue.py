@@ -65,7 +65,9 @@ class Outcome:
         return value / self.scale
 
 
-_SUSTAINED = "share of compliance when support ended, kept"
+_SUSTAINED = "share of the gain kept"
+_GAIN = ("(c(end + L) − c(0)) / (c(end) − c(0)) of system compliance c, clipped to [0, 1]; "
+         "NaN when undefined")
 _DECLARED = (
     Outcome("adoption", "adoption", "share of eligible staff",
             "share of eligible staff using the bundle at the end", True),
@@ -77,12 +79,19 @@ _DECLARED = (
             "share of applicable units at or above the compliance threshold, at the end",
             True),
     Outcome("sustainability", "sustainability", f"{_SUSTAINED} (sustainability_weeks later)",
-            "compliance sustainability_weeks after support ended / compliance when it ended",
-            True),
+            f"{_GAIN}; L = sustainability_weeks", True),
     Outcome("sustainability_6m", "sustained 6 months", f"{_SUSTAINED} 26 weeks later",
-            "compliance 26 weeks after support ended / compliance when it ended", True),
+            f"{_GAIN}; L = 26 weeks", True),
     Outcome("sustainability_12m", "sustained 12 months", f"{_SUSTAINED} 52 weeks later",
-            "compliance 52 weeks after support ended / compliance when it ended", True),
+            f"{_GAIN}; L = 52 weeks", True),
+    Outcome("compliance_support_end", "compliance when support ended", "share, all-or-none",
+            "system compliance in the week support for the bundle ended", True),
+    Outcome("compliance_sustained", "compliance after support", "share, all-or-none",
+            "system compliance sustainability_weeks after support ended", True),
+    Outcome("sustained_units", "units sustained", "share of improved units",
+            "share of the units that improved during support whose compliance "
+            "sustainability_weeks after it ended is ≥ sustained_share_of_peak × their peak",
+            True),
     Outcome("cost", "cost", "NOK", "intervention cost booked to the bundle", False,
             scale=1e6, shown_unit="M NOK", summed=True),
     Outcome("harm_expected", "harm expected", "events",
@@ -115,8 +124,8 @@ SERIES: tuple[str, ...] = ("adoption", "compliance", "fidelity", "penetration")
 #: The arm tables of ``implsim run`` (comparison.csv) and ``implsim report`` (arms.csv).
 COMPARED: tuple[str, ...] = (
     "weeks_to_50pct_compliance", "weeks_to_80pct_compliance", "compliance", "adoption",
-    "fidelity", "penetration", "sustainability_6m", "sustainability_12m", "cost",
-    "harm_averted", "cost_per_harm_averted")
+    "fidelity", "penetration", "sustainability_6m", "sustainability_12m", "sustained_units",
+    "cost", "harm_averted", "cost_per_harm_averted")
 
 #: Differences between arms (pairs.csv of ``implsim report``).
 PAIRED: tuple[str, ...] = ("compliance", "adoption", "fidelity", "penetration",

@@ -4,9 +4,12 @@
 - *fidelity*: mean element fidelity in the units where the bundle applies, at the end;
 - *compliance*: all-or-none compliance (every element done for a patient), at the end;
 - *penetration*: share of applicable units whose compliance reached the threshold, at the end;
-- *sustainability*: system compliance some weeks after support for the bundle ended, as a share
-  of compliance when it ended (``sustainability`` at ``sustainability_weeks``, plus fixed 6 and
-  12 months); NaN when the bundle had no support or the run stops too early;
+- *sustainability*: the share of the gain in system compliance (since week 0) still there some
+  weeks after support for the bundle ended, in [0, 1] (``sustainability`` at
+  ``sustainability_weeks``, plus fixed 6 and 12 months); NaN when undefined, with the reason in
+  ``sustainability_undefined`` (no support, run too short, gain too small to share out), beside
+  the raw compliance when support ended and ``sustainability_weeks`` later, and the share of
+  improved units that kept ≥ ``sustained_share_of_peak`` of their peak (:class:`Sustained`);
 - *cost*: intervention cost booked to the bundle (NOK);
 - *harm*: expected harm events over the run with the compliance reached, events averted against
   staying at week-0 compliance, and cost per event averted;
@@ -15,6 +18,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -57,23 +61,92 @@ def first_week_at(series: np.ndarray, weeks: list[int], level: float) -> float:
     return float(weeks[hit[0]]) if len(hit) else float("nan")
 
 
+@dataclass
+class Sustained:
+    """What is left of a bundle's gain some weeks after its support ended (SPEC §5).
+
+    Sustainability is the *retained share of the gain*: with system compliance ``c``, support
+    ending in week ``end`` and ``c(0)`` the compliance before anything happened,
+    ``(c(end + L) − c(0)) / (c(end) − c(0))``, clipped to [0, 1]: 1 when all the gain (or more)
+    is kept, 0 when compliance fell back to where it started (or below). A ratio of compliances
+    (the old definition) exceeds 1 whenever uptake keeps rising and is unstable when compliance
+    at the end is small; this one is bounded by construction. It is undefined (NaN, with the
+    reason) without support, when the run stops before ``end + L``, or when the gain is below
+    ``sustainability_min_gain``, where a share of it means nothing.
+    """
+
+    compliance: np.ndarray  # (W,) recorded system compliance of the bundle
+    unit_compliance: np.ndarray  # (W, U) recorded unit compliance of the bundle (NaN: n/a)
+    weeks: list[int]
+    end: int | None  # last week of support (None: no support)
+    min_gain: float
+    share_of_peak: float
+
+    def _row(self, week: int) -> int | None:
+        return self.weeks.index(week) if week in self.weeks else None
+
+    def why_undefined(self, lag: int) -> str:
+        """Why the retained share is undefined at ``lag`` ('' when it is defined)."""
+        if self.end is None:
+            return "no support"
+        if self._row(self.end) is None or self._row(self.end + lag) is None:
+            return "run ends too early"
+        if not self.compliance[self._row(self.end)] - self.compliance[0] >= self.min_gain:
+            return "gain below sustainability_min_gain"
+        return ""
+
+    def at(self, lag: int) -> float:
+        """System compliance ``lag`` weeks after support ended (NaN if not recorded)."""
+        row = None if self.end is None else self._row(self.end + lag)
+        return float("nan") if row is None else float(self.compliance[row])
+
+    def gain_kept(self, lag: int) -> float:
+        """The retained share of the gain ``lag`` weeks after support ended, in [0, 1]."""
+        if self.why_undefined(lag):
+            return float("nan")
+        c0, c_end = self.compliance[0], self.compliance[self._row(self.end)]
+        c_later = self.compliance[self._row(self.end + lag)]
+        return float(np.clip((c_later - c0) / (c_end - c0), 0.0, 1.0))
+
+    def units_kept(self, lag: int) -> float:
+        """Share of improved units whose compliance ``lag`` weeks on is ≥ share_of_peak × peak.
+
+        A unit improved when its peak compliance during support rose at least ``min_gain``
+        above its week-0 compliance; NaN when no unit did or the share is undefined for a
+        reason other than a small system gain.
+        """
+        why = self.why_undefined(lag)
+        if why and why != "gain below sustainability_min_gain":
+            return float("nan")
+        during = np.asarray(self.weeks) <= self.end
+        u = self.unit_compliance
+        applies = ~np.isnan(u[0])
+        peak = np.nanmax(np.where(during[:, None], u, np.nan)[:, applies], axis=0)
+        improved = peak - u[0, applies] >= self.min_gain
+        if not improved.any():
+            return float("nan")
+        later = u[self._row(self.end + lag), applies]
+        return float(np.mean(later[improved] >= self.share_of_peak * peak[improved]))
+
+
+def sustained(model: ImplementationModel, compliance: np.ndarray, b: int,
+              end: int | None) -> Sustained:
+    """The sustainability measures of bundle ``b`` of a finished run."""
+    return Sustained(compliance, model.recorder.compliance[:, :, b], model.recorder.weeks, end,
+                     model.par["sustainability_min_gain"], model.par["sustained_share_of_peak"])
+
+
 def summarise(model: ImplementationModel) -> pd.DataFrame:
     """One row per bundle with the Proctor outcomes of a finished run."""
     w = model.world
     rec = model.recorder
     series = rec.system_series(w.eligible_per_unit, model.par["penetration_threshold"])
     comp = series["compliance"]
+    lag = model.par["sustainability_weeks"]
     rows = []
     for b, name in enumerate(model.scenario.bundle_names):
         end = support_end(model, b)
-
-        def retained(lag: int, b: int = b, end: int | None = end) -> float:
-            if end is None or not (rec.wants(end) and rec.wants(end + lag)):
-                return float("nan")
-            c0 = comp[rec.weeks.index(end), b]
-            c1 = comp[rec.weeks.index(end + lag), b]
-            return float(c1 / c0) if c0 > 0 else float("nan")
-
+        kept = sustained(model, comp[:, b], b, end)
         averted = float(model.harm_averted[b])
         rows.append({
             "bundle": name,
@@ -81,9 +154,13 @@ def summarise(model: ImplementationModel) -> pd.DataFrame:
             "fidelity": float(series["fidelity"][-1, b]),
             "compliance": float(comp[-1, b]),
             "penetration": float(series["penetration"][-1, b]),
-            "sustainability": retained(model.par["sustainability_weeks"]),
-            "sustainability_6m": retained(SIX_MONTHS),
-            "sustainability_12m": retained(TWELVE_MONTHS),
+            "sustainability": kept.gain_kept(lag),
+            "sustainability_6m": kept.gain_kept(SIX_MONTHS),
+            "sustainability_12m": kept.gain_kept(TWELVE_MONTHS),
+            "sustainability_undefined": kept.why_undefined(lag),
+            "compliance_support_end": kept.at(0),
+            "compliance_sustained": kept.at(lag),
+            "sustained_units": kept.units_kept(lag),
             "support_end_week": float("nan") if end is None else float(end),
             "launch_week": (float("nan") if model.launch_week[b] is None
                             else float(model.launch_week[b])),
