@@ -14,6 +14,7 @@ and harm averted so far.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from typing import Any
 
@@ -279,10 +280,18 @@ def Page() -> None:
         if session is not None:
             version.set(session.version)
 
+    # Whether to play is read here, while rendering: the task thread must not read reactive
+    # values (it may see a stale one and stop before the first frame).
+    go = solara.use_memo(threading.Event, [])
+    if playing.value:
+        go.set()
+    else:
+        go.clear()
+
     def play() -> None:
         # A task thread that carries the page's context, as in Mesa's SolaraViz: each frame
         # steps some weeks, then renders (drawing a frame takes about a second).
-        while playing.value and session is not None:
+        while go.is_set() and session is not None:
             try:
                 stepped = session.step(frame_weeks.value)
             except Exception as exc:  # a model error must not take the page down
@@ -290,6 +299,7 @@ def Page() -> None:
                 stepped = 0
             bump()
             if stepped == 0:
+                go.clear()
                 playing.set(False)
                 return
             time.sleep(PLAY_PAUSE)
