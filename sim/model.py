@@ -63,10 +63,14 @@ PHASES: tuple[Phase, ...] = (
 
 
 def _default_datacollector() -> mesa.DataCollector:
-    """A cheap Mesa collector of whole-system figures each week (``mesa.batch_run`` reads it)."""
+    """A cheap Mesa collector of whole-model figures each week (``mesa.batch_run`` reads it).
+
+    ``mean_unit_compliance`` is the plain mean over applicable (unit, bundle) cells, a quick
+    read-out; the system compliance of the outputs is weighted (:mod:`sim.outcomes.recorder`).
+    """
     return mesa.DataCollector(model_reporters={
         "week": lambda m: m.week,
-        "compliance": lambda m: float(np.nanmean(m.state.unit_compliance))
+        "mean_unit_compliance": lambda m: float(np.nanmean(m.state.unit_compliance))
         if np.isfinite(m.state.unit_compliance).any() else float("nan"),
         "cost": lambda m: float(m.state.cost.sum()),
         "harm_averted": lambda m: float(m.state.harm_averted.sum()),

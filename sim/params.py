@@ -259,7 +259,7 @@ MODEL = ParamSet(
           "minus week 0) for which the retained share of the gain is defined; below it "
           "sustainability is undefined (NaN, with the reason in sustainability_undefined).",
           unit="share", low=1e-6, high=1.0,
-          source="assumption: 5 percentage points, about an audit's sampling error at n = 20"),
+          source="assumption: 5 percentage points"),
         P("sustained_share_of_peak", 0.8, "A unit counts as having sustained a bundle when its "
           "compliance sustainability_weeks after support ends is at least this share of its "
           "peak during support.", unit="share", low=0.0, high=1.0,

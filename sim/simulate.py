@@ -70,7 +70,9 @@ def run(scenario: Scenario, seed: int, replicate: int = 0,
     series, summaries, spc = [], [], []
     measured: list[dict[str, pd.DataFrame]] = []
     for strategy in scenario.strategies:
-        model = ImplementationModel(scenario, strategy, seed, world).run(on_week)
+        model = ImplementationModel(scenario, strategy, seed, world)
+        model.datacollector = None  # the recorder keeps what a run reports; no Mesa collection
+        model.run(on_week)
         ts = model.recorder.table(
             world.pop.unit_name, world.pop.unit_kind, scenario.bundle_names,
             world.eligible_per_unit, scenario.parameters["penetration_threshold"],
