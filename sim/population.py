@@ -8,7 +8,7 @@ are compared on the same people (common random numbers). What changes during a r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
@@ -56,6 +56,27 @@ class Population:
     staff_openness: np.ndarray  # (N,) float32 in [0, 1]
     staff_threshold: np.ndarray  # (N,) float32 complex-contagion threshold
     staff_label: list[str] | None = None  # node ids when loaded from a file
+    # (O,) int32: the municipality an organisation serves (-1: a specialist organisation of the
+    # trust, which serves every municipality of its catchment). Default: none given.
+    org_municipality: np.ndarray | None = None
+    municipality_name: list[str] = field(default_factory=list)  # by municipality index
+    municipality_trust: np.ndarray | None = None  # (M,) int32: trust of each municipality
+
+    def __post_init__(self) -> None:
+        if self.org_municipality is None:
+            self.org_municipality = np.full(len(self.org_kind), -1, np.int32)
+        if self.municipality_trust is None:
+            self.municipality_trust = np.zeros(len(self.municipality_name), np.int32)
+
+    @property
+    def unit_municipality(self) -> np.ndarray:
+        """(U,) municipality of each unit's organisation (-1: specialist, none)."""
+        return self.org_municipality[self.unit_org]
+
+    @property
+    def unit_trust(self) -> np.ndarray:
+        """(U,) trust (catchment) of each unit's organisation."""
+        return self.org_trust[self.unit_org]
 
     @property
     def n_staff(self) -> int:
@@ -155,15 +176,19 @@ def generate_catchment(structure: dict[str, Any], params: dict[str, Any], seed: 
     org_name: list[str] = []
     org_kind: list[int] = []
     org_trust: list[int] = []
+    org_muni: list[int] = []
+    muni_name: list[str] = []
+    muni_trust: list[int] = []
     unit_name: list[str] = []
     unit_org: list[int] = []
     unit_size: list[int] = []
     unit_kind_name: list[str] = []
 
-    def add_org(name: str, kind: str, trust: int) -> int:
+    def add_org(name: str, kind: str, trust: int, municipality: int = -1) -> int:
         org_name.append(name)
         org_kind.append(KIND_CODE[kind])
         org_trust.append(trust)
+        org_muni.append(municipality)
         return len(org_name) - 1
 
     def add_units(org: int, kind: str, prefix: str, count: int, mean_size: int,
@@ -191,16 +216,19 @@ def generate_catchment(structure: dict[str, Any], params: dict[str, Any], seed: 
                       s["mental_health_units_per_trust"], s["staff_per_mental_health_unit"])
         for m in range(s["municipalities_per_trust"]):
             mn = f"{tn} municipality {m + 1}"
+            mi = len(muni_name)
+            muni_name.append(mn)
+            muni_trust.append(t)
             for h in range(s["nursing_homes_per_municipality"]):
-                o = add_org(f"{mn} nursing home {h + 1}", "nursing_home", t)
+                o = add_org(f"{mn} nursing home {h + 1}", "nursing_home", t, mi)
                 add_units(o, "nursing_home", f"{mn} nursing home {h + 1} unit",
                           s["units_per_nursing_home"], s["staff_per_nursing_home_unit"])
             if s["home_care_teams_per_municipality"]:
-                o = add_org(f"{mn} home care", "home_care", t)
+                o = add_org(f"{mn} home care", "home_care", t, mi)
                 add_units(o, "home_care", f"{mn} home care team",
                           s["home_care_teams_per_municipality"], s["staff_per_home_care_team"])
             for g in range(s["gp_practices_per_municipality"]):
-                o = add_org(f"{mn} GP practice {g + 1}", "gp", t)
+                o = add_org(f"{mn} GP practice {g + 1}", "gp", t, mi)
                 add_units(o, "gp", f"{mn} GP practice {g + 1}", 1, s["staff_per_gp_practice"],
                           single=True)
     if not unit_org:
@@ -218,6 +246,8 @@ def generate_catchment(structure: dict[str, Any], params: dict[str, Any], seed: 
         unit_name=unit_name, unit_org=np.asarray(unit_org, np.int32), unit_climate=climate,
         unit_workload=workload, staff_unit=staff_unit, staff_role=staff_role,
         staff_openness=openness, staff_threshold=threshold,
+        org_municipality=np.asarray(org_muni, np.int32), municipality_name=muni_name,
+        municipality_trust=np.asarray(muni_trust, np.int32),
     )
 
 
@@ -229,7 +259,8 @@ def population_from_graph(graph: nx.Graph, params: dict[str, Any], seed: int,
     Node attributes used (all optional): ``unit`` (or ``unit_attribute``; default: one unit
     for everybody),
     ``organisation`` (default: the unit), ``kind`` (organisation kind, default ``gp``),
-    ``role`` (default ``physician`` in GP services, else ``nurse``). Returns the population and
+    ``role`` (default ``physician`` in GP services, else ``nurse``), ``municipality`` (the
+    municipality a municipal organisation serves; default: none). Returns the population and
     the node order (node *i* is staff member *i*).
     """
     rng = stream(seed, "population")
@@ -239,6 +270,8 @@ def population_from_graph(graph: nx.Graph, params: dict[str, Any], seed: int,
     units: dict[str, int] = {}
     orgs: dict[str, int] = {}
     org_kind: list[int] = []
+    org_muni: list[int] = []
+    munis: dict[str, int] = {}
     unit_org: list[int] = []
     staff_unit = np.empty(len(nodes), np.int32)
     staff_role = np.empty(len(nodes), np.int8)
@@ -257,6 +290,11 @@ def population_from_graph(graph: nx.Graph, params: dict[str, Any], seed: int,
         if org not in orgs:
             orgs[org] = len(orgs)
             org_kind.append(KIND_CODE[kind])
+            muni = attrs.get("municipality")
+            if muni is None or str(muni) == "" or ORG_KINDS[KIND_CODE[kind]] in SPECIALIST_KINDS:
+                org_muni.append(-1)
+            else:
+                org_muni.append(munis.setdefault(str(muni), len(munis)))
         if unit not in units:
             units[unit] = len(units)
             unit_org.append(orgs[org])
@@ -271,5 +309,6 @@ def population_from_graph(graph: nx.Graph, params: dict[str, Any], seed: int,
         unit_workload=workload, staff_unit=staff_unit, staff_role=staff_role,
         staff_openness=openness, staff_threshold=threshold,
         staff_label=[str(n) for n in nodes],
+        org_municipality=np.asarray(org_muni, np.int32), municipality_name=list(munis),
     )
     return pop, nodes

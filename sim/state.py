@@ -53,6 +53,9 @@ class State:
     implemented: np.ndarray = field(default_factory=_none)  # (U, B) bool: first success seen
     unit_compliance: np.ndarray = field(default_factory=_none)  # (U, B) float32 this week
     unit_fidelity: np.ndarray = field(default_factory=_none)  # (U, B) float32 this week
+    # (U, E) float32 this week: each element's effective performance (both sides applied on
+    # cross-boundary elements; NaN where the element does not apply)
+    unit_element: np.ndarray = field(default_factory=_none)
     harm_expected: np.ndarray = field(default_factory=_none)  # (B,) cumulative events
     harm_averted: np.ndarray = field(default_factory=_none)  # (B,) cumulative vs week 0
     cost: np.ndarray = field(default_factory=_none)  # (B,) float64 cumulative NOK
@@ -82,6 +85,7 @@ class State:
         st.implemented = np.zeros((pop.n_units, n_b), bool)
         st.unit_compliance = np.full((pop.n_units, n_b), np.nan, np.float32)
         st.unit_fidelity = np.full((pop.n_units, n_b), np.nan, np.float32)
+        st.unit_element = np.full((pop.n_units, len(world.element_bundle)), np.nan, np.float32)
         st.harm_expected = np.zeros(n_b)
         st.harm_averted = np.zeros(n_b)
         st.cost = np.zeros(n_b, np.float64)

@@ -97,5 +97,6 @@ def measure(w: Week) -> None:
     world, st = w.world, w.state
     perf, _ = unit_performance(st.fidelity, world.performed)
     eff = effective_performance(perf, world.pathways, world.element_cross)
+    st.unit_element = eff
     st.unit_compliance, st.unit_fidelity = bundle_compliance(eff, world.element_bundle,
                                                              len(world.bundles))
