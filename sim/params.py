@@ -240,6 +240,15 @@ MODEL = ParamSet(
           "gap to 1, at full knowledge).", unit="1/week", low=0.0, high=1.0),
         P("fidelity_decay", 0.01, "Weekly drift of element fidelity back to baseline without "
           "reinforcement.", unit="1/week", low=0.0, high=1.0),
+        P("element_correlation", 0.0, "Correlation of a patient's element care within a unit "
+          "(copula weight): all-or-none compliance is (1 - rho) x the product of the elements' "
+          "performance (independent elements) + rho x the weakest element's (comonotonic: one "
+          "common factor drives every element). 0: independence; 1: the weakest element.",
+          unit="share", low=0.0, high=1.0,
+          source="assumption (issue 14: real element performance is positively correlated). "
+          "min(u, v) is the Fréchet-Hoeffding upper-bound (comonotonicity) copula (copBasic "
+          "docs, M, citing Nelsen 2006, An introduction to copulas, p. 11); a convex mixture "
+          "of copulas is a copula"),
         P("turnover_annual", 0.15, "Mean annual staff turnover (leavers replaced by unaware "
           "newcomers).", unit="1/year", low=0.0, high=1.0,
           source="assumption; Norwegian nursing turnover is commonly reported near 10-20%/year"),

@@ -7,8 +7,14 @@ it: its effective performance is the unit's own times the mean performance of it
 partners on the other side, so a pathway is limited by its weakest side. A unit with no partner
 where the element applies has the element excluded (nothing to coordinate with in the model).
 
-A unit's all-or-none compliance is the product of its applicable elements' effective performance
-(independence between elements: assumption); its mean fidelity is their mean.
+A unit's all-or-none compliance is the probability that a patient gets every applicable element,
+given each element's effective performance ``p_e``. How often elements are done *together*
+depends on how a patient's element care is correlated: ``element_correlation`` (ρ) mixes two
+copulas, ``(1 − ρ) Π_e p_e + ρ min_e p_e``. With probability ρ one common factor (the same
+nurse's attention that shift, the same checklist) decides every element, so all are done up to
+the weakest (the comonotonic copula); otherwise elements are independent (the product). ρ = 0
+is the independence of earlier versions, bit for bit. Mean fidelity is the elements' mean, and
+does not depend on ρ.
 """
 
 from __future__ import annotations
@@ -55,11 +61,26 @@ def effective_performance(perf: np.ndarray, pathways: sp.csr_matrix,
     return out
 
 
-def bundle_compliance(eff: np.ndarray, element_bundle: np.ndarray,
-                      n_bundles: int) -> tuple[np.ndarray, np.ndarray]:
-    """(U, B) all-or-none compliance (product) and mean fidelity over applicable elements.
+def all_or_none(prod: np.ndarray, weakest: np.ndarray, correlation: float) -> np.ndarray:
+    """Share of patients given every element: ``(1 − ρ) · prod + ρ · weakest``.
 
-    Units where no element of a bundle applies get NaN for that bundle.
+    ``prod`` is the product and ``weakest`` the minimum of the elements' performance. Written as
+    ``prod + ρ (weakest − prod)`` clipped to ``[prod, weakest]``, so it rises with ρ exactly in
+    floating point too; ρ = 0 returns ``prod`` itself and ρ = 1 ``weakest`` itself.
+    """
+    if correlation == 0.0:
+        return prod
+    if correlation == 1.0:
+        return weakest
+    return np.clip(prod + correlation * (weakest - prod), prod, weakest)
+
+
+def bundle_compliance(eff: np.ndarray, element_bundle: np.ndarray, n_bundles: int,
+                      correlation: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """(U, B) all-or-none compliance and mean fidelity over applicable elements.
+
+    ``correlation`` is ``element_correlation`` (ρ; see the module doc). Units where no element
+    of a bundle applies get NaN for that bundle.
     """
     u = eff.shape[0]
     comp = np.full((u, n_bundles), np.nan, np.float32)
@@ -68,7 +89,10 @@ def bundle_compliance(eff: np.ndarray, element_bundle: np.ndarray,
         cols = eff[:, element_bundle == b]
         applicable = ~np.isnan(cols)
         any_app = applicable.any(axis=1)
-        prod = np.prod(np.where(applicable, cols, 1.0), axis=1)
+        done = np.where(applicable, cols, 1.0)
+        prod = np.prod(done, axis=1)
+        if correlation:
+            prod = all_or_none(prod, done.min(axis=1, initial=1.0), correlation)
         n = applicable.sum(axis=1)
         mean = np.where(applicable, cols, 0.0).sum(axis=1) / np.maximum(n, 1)
         comp[any_app, b] = prod[any_app]
@@ -91,12 +115,12 @@ def implemented(compliance: np.ndarray, threshold: float) -> np.ndarray:
 def measure(w: Week) -> None:
     """Phase *compliance*: unit performance per element, then the both-sides rule.
 
-    Each bundle's all-or-none compliance is the product, and its mean fidelity the mean, over
-    the unit's applicable elements.
+    Each bundle's all-or-none compliance mixes the product and the weakest of the unit's
+    applicable elements (``element_correlation``); its mean fidelity is their mean.
     """
     world, st = w.world, w.state
     perf, _ = unit_performance(st.fidelity, world.performed)
     eff = effective_performance(perf, world.pathways, world.element_cross)
     st.unit_element = eff
-    st.unit_compliance, st.unit_fidelity = bundle_compliance(eff, world.element_bundle,
-                                                             len(world.bundles))
+    st.unit_compliance, st.unit_fidelity = bundle_compliance(
+        eff, world.element_bundle, len(world.bundles), w.par["element_correlation"])
