@@ -341,6 +341,14 @@ NETWORK = ParamSet(
           "'city' for the Medical Innovation data); nodes without it share one unit."),
         P("directed_influence", False, "For loaded directed networks: influence flows only "
           "from a nominated person to the one who named them (True) or both ways (False)."),
+        P("pathways_file", "", "CSV of care pathways (patient flows between units; columns "
+          "from_unit,to_unit,patients_per_week, units by name) instead of generated ones. "
+          "Relative paths are relative to the scenario file."),
+        P("pathways_dispersion", 0.3, "How much specialist units differ in where their "
+          "patients live: each unit's split of its discharges over the trust's municipalities "
+          "is Dirichlet(a / d^2) around the municipalities' size shares a, so a share's SD is "
+          "d sqrt(a (1 - a) / (1 + d^2)); 0: every unit splits exactly by size.", unit="",
+          low=0.0, high=10.0, source="assumption"),
     ),
 )
 
@@ -356,6 +364,12 @@ PATIENTS = ParamSet(
           source="assumption: ~21 beds at ~85% occupancy"),
         P("patients_per_mental_health_unit", 12.0, "Inpatients in a mental-health unit.",
           unit="patients", low=0.0, high=1000.0, source="assumption"),
+        P("mental_health_length_of_stay_days", 18.0, "Mean length of a mental-health "
+          "inpatient stay: a unit's discharges per week (along its care pathways) = census x 7 "
+          "/ length of stay (a somatic ward's use [measurement] length_of_stay_days).",
+          unit="days", low=0.1, high=3650.0,
+          source="velferd.no 2019, 'Kortere liggetid i psykisk helsevern', citing SSB: mean "
+          "length of stay in mental health care fell from 27 (2009) to 18 bed-days (2018)"),
         P("residents_per_nursing_home_unit", 20.0, "Residents of a nursing-home unit.",
           unit="patients", low=0.0, high=1000.0,
           source="SPEC §11: ~40,000 places in ~990 nursing homes ≈ 40 per home; 2 units each"),

@@ -41,7 +41,7 @@ ROLE_MIX: dict[str, dict[str, float]] = {
 
 @dataclass
 class Population:
-    """Who is where: organisations, units, staff and the unit-level care pathways."""
+    """Who is where: organisations, units and staff (care pathways: sim.networks.pathways)."""
 
     org_name: list[str]
     org_kind: np.ndarray  # (O,) int8 codes into ORG_KINDS
@@ -105,30 +105,6 @@ class Population:
             (np.ones(n, np.float32), (self.staff_unit, np.arange(n))),
             shape=(self.n_units, n),
         )
-
-    def pathways(self) -> sp.csr_matrix:
-        """Unit-level care pathways across the specialist/municipal boundary.
-
-        Each specialist unit is linked to every municipal unit of the same catchment (trust) and
-        back, with equal weight (assumption: patient flows proportional to nothing more specific
-        until flow data are given). Rows are not normalised: callers weigh by applicability.
-        """
-        kinds = self.unit_kind
-        specialist = np.isin(kinds, [KIND_CODE[k] for k in SPECIALIST_KINDS])
-        trust = self.org_trust[self.unit_org]
-        rows, cols = [], []
-        for t in np.unique(trust):
-            s = np.flatnonzero((trust == t) & specialist)
-            m = np.flatnonzero((trust == t) & ~specialist)
-            if len(s) and len(m):
-                r, c = np.meshgrid(s, m, indexing="ij")
-                rows += [r.ravel(), c.ravel()]
-                cols += [c.ravel(), r.ravel()]
-        if not rows:
-            return sp.csr_matrix((self.n_units, self.n_units), dtype=np.float32)
-        r, c = np.concatenate(rows), np.concatenate(cols)
-        return sp.csr_matrix((np.ones(len(r), np.float32), (r, c)),
-                             shape=(self.n_units, self.n_units))
 
 
 def _beta(rng: np.random.Generator, mean: float, concentration: float, size: int) -> np.ndarray:

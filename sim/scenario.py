@@ -139,7 +139,7 @@ class Scenario:
                 raise InputError(where, f"overrides must be a table, got {values!r}")
             merged = {**(getattr(new, section) or {}), **values}
             setattr(new, section, _SECTIONS[section].resolve(merged, where))
-        for key in ("file", "nodes"):
+        for key in ("file", "nodes", "pathways_file"):
             if new.network[key]:
                 new.network[key] = str(_resolve_path(new.network[key], new.base_dir,
                                                      f"{self.path}: network.{key}"))
@@ -225,6 +225,9 @@ def scenario_from_dict(data: dict[str, Any], path: str, base_dir: Path) -> Scena
     if scenario.network["nodes"]:
         scenario.network["nodes"] = str(_resolve_path(scenario.network["nodes"], base_dir,
                                                       f"{path}: network.nodes"))
+    if scenario.network["pathways_file"]:
+        scenario.network["pathways_file"] = str(_resolve_path(
+            scenario.network["pathways_file"], base_dir, f"{path}: network.pathways_file"))
     return scenario
 
 

@@ -18,6 +18,7 @@ from sim.mechanisms.fidelity import PerformedPairs
 from sim.mechanisms.influence import leader_weights
 from sim.networks.generators import generate_network
 from sim.networks.network import LAYERS, CollaborationNetwork
+from sim.networks.pathways import CarePathways, build_pathways
 from sim.population import KIND_CODE, ROLE_CODE, Population, generate_catchment
 from sim.scenario import Scenario
 
@@ -32,7 +33,8 @@ class World:
     adjacency: sp.csr_matrix  # (N, N) binary: i listens to j
     leader_weight: np.ndarray  # (N,) float32 influence weight (opinion leaders weigh more)
     membership: sp.csr_matrix  # (U, N) unit membership
-    pathways: sp.csr_matrix  # (U, U) care-pathway partners across the boundary
+    pathways: sp.csr_matrix  # (U, U) care-pathway weights (patients per week), symmetric
+    dyads: CarePathways  # the patient flows the weights come from (sim.networks.pathways)
     eligible: np.ndarray  # (N, B) bool: bundle applies to this person's setting and role
     performed: PerformedPairs  # the (staff, element) pairs somebody performs
     element_bundle: np.ndarray  # (E,) int: bundle of each element
@@ -68,8 +70,13 @@ def eligibility(pop: Population, bundles: list[Bundle]) -> tuple[np.ndarray, np.
     return elig, np.stack(perf_cols, axis=1)
 
 
-def assemble_world(pop: Population, network: CollaborationNetwork, scenario: Scenario) -> World:
-    """Derive the static matrices for a population and network."""
+def assemble_world(pop: Population, network: CollaborationNetwork, scenario: Scenario,
+                   seed: int) -> World:
+    """Derive the static matrices for a population and network.
+
+    Care pathways come from the scenario's pathways file, or are drawn from ``seed``'s
+    ``pathways`` stream.
+    """
     params = scenario.parameters
     adjacency = network.influence_matrix()
     degree = np.asarray(adjacency.sum(axis=0)).ravel()  # how many listen to j
@@ -80,9 +87,11 @@ def assemble_world(pop: Population, network: CollaborationNetwork, scenario: Sce
     sizes = np.asarray(membership.sum(axis=1)).ravel()
     out_degree = np.asarray(adjacency.sum(axis=1)).ravel()
     unit_degree = (membership @ out_degree) / np.maximum(sizes, 1)
+    dyads = build_pathways(pop, scenario, seed)
     return World(
         pop=pop, network=network, bundles=scenario.bundles, adjacency=adjacency,
-        leader_weight=lw, membership=membership, pathways=pop.pathways(), eligible=elig,
+        leader_weight=lw, membership=membership, pathways=dyads.matrix(), dyads=dyads,
+        eligible=elig,
         performed=PerformedPairs.of(performs, eb, base, len(scenario.bundles), pop.staff_unit,
                                     pop.n_units),
         element_bundle=eb, element_cross=cross,
@@ -113,4 +122,4 @@ def build_world(scenario: Scenario, seed: int) -> World:
         pop = generate_catchment(scenario.structure, scenario.parameters, seed)
         network = generate_network(pop, net, seed)
     pop = apply_culture(pop, scenario, seed)  # [measurement] culture figures set the climate
-    return assemble_world(pop, network, scenario)
+    return assemble_world(pop, network, scenario, seed)

@@ -661,15 +661,6 @@ class TestCollective:
         assert np.all(comp[:, 0] <= eff.min(axis=1) + 1e-7)
         assert np.all(comp[:, 0] <= fid[:, 0] + 1e-7)
 
-    def test_population_pathways_link_specialist_and_municipal_within_trust(self) -> None:
-        pop = make_pop(["hospital", "nursing_home", "gp", "mental_health", "home_care"],
-                       [0.5] * 5, [0, 1, 2, 3, 4], [0.5] * 5, [0.5] * 5, [0, 1, 2, 3, 4],
-                       org_trust=[0, 0, 0, 1, 1])
-        expected = np.zeros((5, 5))
-        expected[0, [1, 2]] = expected[[1, 2], 0] = 1  # trust 0: hospital ↔ nursing home, GP
-        expected[3, 4] = expected[4, 3] = 1  # trust 1: mental health ↔ home care
-        np.testing.assert_array_equal(pop.pathways().toarray(), expected)
-
 
 # =================================================================================================
 # targeting
