@@ -240,12 +240,14 @@ MODEL = ParamSet(
           "gap to 1, at full knowledge).", unit="1/week", low=0.0, high=1.0),
         P("fidelity_decay", 0.01, "Weekly drift of element fidelity back to baseline without "
           "reinforcement.", unit="1/week", low=0.0, high=1.0),
-        P("element_correlation", 0.0, "Correlation of a patient's element care within a unit "
+        P("element_correlation", 0.5, "Correlation of a patient's element care within a unit "
           "(copula weight): all-or-none compliance is (1 - rho) x the product of the elements' "
           "performance (independent elements) + rho x the weakest element's (comonotonic: one "
           "common factor drives every element). 0: independence; 1: the weakest element.",
           unit="share", low=0.0, high=1.0,
-          source="assumption (issue 14: real element performance is positively correlated). "
+          source="assumption: 0.5, halfway between independence and one common factor, until "
+          "calibrated (issue 14: real element performance is positively correlated; 0 gives "
+          "the independence of earlier versions). "
           "min(u, v) is the Fréchet-Hoeffding upper-bound (comonotonicity) copula (copBasic "
           "docs, M, citing Nelsen 2006, An introduction to copulas, p. 11); a convex mixture "
           "of copulas is a copula"),
