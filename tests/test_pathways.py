@@ -291,3 +291,17 @@ def test_bad_pathways_files_are_one_line_errors(tmp_path: Path, body: str, field
 def test_pathways_dispersion_is_declared_and_checked() -> None:
     with pytest.raises(InputError, match=r"network\.pathways_dispersion"):
         scenario(network={"pathways_dispersion": -1.0})
+
+
+def test_an_override_resolves_the_pathways_file_against_the_scenario(tmp_path: Path) -> None:
+    """Experiments set [network] pathways_file through with_overrides, relative to the file."""
+    write(tmp_path, "from_unit,to_unit,patients_per_week\n"
+          "Trust 1 hospital ward 1,Trust 1 municipality 1 home care team 1,2.5\n")
+    (tmp_path / "s.toml").write_text('weeks = 2\nbundles = ["medication_list_accuracy"]\n',
+                                     encoding="utf-8")
+    sc = load_scenario(tmp_path / "s.toml").with_overrides(network={"pathways_file":
+                                                                    "flows.csv"})
+    assert Path(sc.network["pathways_file"]) == tmp_path / "flows.csv"
+    np.testing.assert_array_equal(build_world(sc, 1).dyads.volume, [2.5])
+    with pytest.raises(InputError, match=r"network\.pathways_file.*not found"):
+        load_scenario(tmp_path / "s.toml").with_overrides(network={"pathways_file": "x.csv"})
