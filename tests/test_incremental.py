@@ -117,7 +117,7 @@ def test_harm_interval_including_zero_gives_no_ratio():
     (0.0, (-2.0, -3.0, -1.0), statistics.DOMINATED),
     (-1.0, (-2.0, -3.0, -1.0), statistics.MORE_HARM),
     (1.0, (2.0, -1.0, 5.0), statistics.INCLUDES_ZERO),
-    (1.0, (0.0, 0.0, 0.0), statistics.INCLUDES_ZERO),
+    (1.0, (0.0, 0.0, 0.0), statistics.NO_HARM_AVERTED),
     (1.0, (2.0, float("nan"), float("nan")), statistics.NO_INTERVAL),
 ])
 def test_why_a_ratio_is_undefined(d_cost, averted, reason):
@@ -224,7 +224,7 @@ def test_null_intervention_costs_nothing_and_has_no_ratio(tmp_path):
     assert (idle["delta_cost_mean"] == 0).all() and (idle["cost_mean"] == 0).all()
     assert (idle["harm_averted_mean"] == 0).all()  # same seeds, nothing delivered: same harm
     assert idle["cost_per_harm_averted"].isna().all()
-    assert (idle["cost_per_harm_averted_undefined"] == statistics.INCLUDES_ZERO).all()
+    assert (idle["cost_per_harm_averted_undefined"] == statistics.NO_HARM_AVERTED).all()
     # the supported arm: the ratio of the paired mean differences of its summary rows
     s = result.summary
     base = s[s["strategy"] == "none"].set_index("replicate")

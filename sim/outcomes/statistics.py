@@ -175,6 +175,7 @@ def against(baseline: str, arms: Sequence[str]) -> list[tuple[str, str]]:
 COMPARATOR = "comparator"
 NO_INTERVAL = "no interval for harm averted (fewer than 2 replicates)"
 INCLUDES_ZERO = "harm averted interval includes 0"
+NO_HARM_AVERTED = "no harm averted: every pair has the comparator's harm"
 DOMINATED = "dominated: more harm, no less cost"
 MORE_HARM = "more harm at less cost"
 DOMINANT = "dominant: less harm at less cost"
@@ -188,7 +189,8 @@ def cost_per_harm_averted(delta_cost: float, averted: tuple[float, float, float]
     averted (comparator − arm) with its interval. The ratio Δcost / Δharm averted is reported
     only where the harm averted is positive with an interval that excludes 0 and the arm does
     not also save cost; otherwise it is NaN with the reason: the comparator itself, no
-    interval, an interval that includes 0 (the ratio's denominator may be 0 or negative: no
+    interval, no harm averted in any pair (an arm that changes nothing), an interval that
+    includes 0 (the ratio's denominator may be 0 or negative: no
     finite ratio means anything), more harm than the comparator (dominated when it costs no
     less), or less harm at less cost (dominant: a negative ratio would rank below a cheap
     effective arm, so it is named instead).
@@ -198,6 +200,8 @@ def cost_per_harm_averted(delta_cost: float, averted: tuple[float, float, float]
         return float("nan"), COMPARATOR
     if not (np.isfinite(lo) and np.isfinite(hi)):
         return float("nan"), NO_INTERVAL
+    if mean == lo == hi == 0.0:
+        return float("nan"), NO_HARM_AVERTED
     if lo <= 0.0 <= hi:
         return float("nan"), INCLUDES_ZERO
     if hi < 0.0:

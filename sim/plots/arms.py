@@ -82,7 +82,8 @@ def effect_cost_figure(incremental: pd.DataFrame, arms: Sequence[str], level: fl
     ax.set_ylabel(f"{harm.heading} vs {comparator}, all bundles")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    ax.set_title(f"{title}: harm averted vs extra cost ({level:.0%} paired intervals)",
+    how = "paired" if len(totals) and totals["paired"].all() else "Welch"
+    ax.set_title(f"{title}: harm averted vs extra cost ({level:.0%} {how} intervals)",
                  fontsize=10)
     fig.tight_layout()
     return fig

@@ -46,6 +46,10 @@ def plot_comparison(comparison: pd.DataFrame, path: str | Path, title: str = "")
             ax.set_yticks(y, arms if c == 0 else [""] * len(arms), fontsize=8)
             ax.invert_yaxis()
             ax.grid(axis="x", alpha=0.3)
+            if np.isnan(m).all():  # the programme total of a share
+                ax.set_xticks([])
+                ax.text(0.5, 0.5, "no total over bundles", transform=ax.transAxes,
+                        ha="center", va="center", fontsize=8, color="grey")
             if r == 0:
                 ax.set_title(f"final {o.heading}" if o.is_share else o.heading, fontsize=10)
             if c == 0:

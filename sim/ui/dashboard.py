@@ -61,7 +61,8 @@ def incremental_rows(inc: pd.DataFrame, bundle: str) -> tuple[list[str], list[li
     """Each arm against the comparator for one bundle and all bundles: header and rows.
 
     The cost per harm averted is the ratio of the mean differences, or the reason it is
-    undefined (the comparator itself, a harm interval that includes 0, dominance).
+    undefined (the comparator itself, no harm averted, a harm interval that includes 0,
+    dominance).
     """
     rows = []
     for _, r in inc[inc["bundle"].isin([bundle, ALL_BUNDLES])].iterrows():
@@ -114,7 +115,8 @@ def ArmsView(res: Results, level: float) -> None:
                      f"[{level:.0%} interval]", margin=0, classes=["incremental-table"]):
         how = "paired: common random numbers" if res.paired else "Welch: independent runs"
         solara.Text(f"Differences {how}; cost per harm averted = mean Δcost / mean harm "
-                    "averted, undefined (with the reason) when the harm interval includes 0.")
+                    "averted, or the reason it is undefined (e.g. the harm interval "
+                    "includes 0).")
         Table(*incremental_rows(data["incremental"], which))
     if data["uptake"] is not None:
         with solara.Card("Uptake: compliance per arm", margin=0):
