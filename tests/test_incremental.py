@@ -141,6 +141,8 @@ def test_independent_runs_use_welch_and_the_difference_of_means():
     assert row["cost_per_harm_averted_undefined"] == statistics.INCLUDES_ZERO
     paired = _row(incremental_table(summary, "comp", paired=True), "arm", "x")
     assert paired["harm_averted_lo"] > 0 and np.isfinite(paired["cost_per_harm_averted"])
+    own = _row(inc, "comp", "x")  # an arm against itself: 0, whatever the pairing
+    assert (own["delta_cost_mean"], own["delta_cost_lo"], own["delta_cost_hi"]) == (0, 0, 0)
 
 
 def test_unknown_comparator_arm_is_refused():

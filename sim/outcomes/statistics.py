@@ -245,17 +245,18 @@ def incremental_table(summary: pd.DataFrame, comparator: str, paired: bool,
                                           "point": point, "bundle": bundle}
                 a_run = grp["arm_a"].notna()
                 both = a_run & grp["arm_c"].notna()
-                row["replicates"] = int(both.sum() if paired else a_run.sum())
+                pair = paired or arm == comparator  # the comparator's runs are its own pairs
+                row["replicates"] = int(both.sum() if pair else a_run.sum())
                 row["paired"] = paired
                 for col in cols:
                     c, a = grp[f"{col}_c"].to_numpy(float), grp[f"{col}_a"].to_numpy(float)
-                    if paired:
+                    if pair:
                         c, a = c[both.to_numpy()], a[both.to_numpy()]
                     row[f"delta_{col}_mean"], row[f"delta_{col}_lo"], row[f"delta_{col}_hi"] = \
-                        diff_interval(c, a, paired, level)
+                        diff_interval(c, a, pair, level)
                     if col == "harm_expected":  # comparator − arm: the same differences
                         row["harm_averted_mean"], row["harm_averted_lo"], \
-                            row["harm_averted_hi"] = diff_interval(a, c, paired, level)
+                            row["harm_averted_hi"] = diff_interval(a, c, pair, level)
                 if "cost" in cols and "harm_expected" in cols:
                     row["cost_per_harm_averted"], row["cost_per_harm_averted_undefined"] = \
                         cost_per_harm_averted(row["delta_cost_mean"], (
