@@ -35,7 +35,7 @@ def write_run(result: RunResult, scenario: Scenario, out: str | Path, *, seed: i
     result.timeseries.to_parquet(out / "timeseries.parquet", index=False)
     result.summary.to_csv(out / "summary.csv", index=False)
     files = ["timeseries.parquet", "summary.csv", "uptake.png"]
-    comparison = compare_arms(result.summary)
+    comparison = compare_arms(result.summary, scenario.comparator_name)
     comparison.to_csv(out / "comparison.csv", index=False)
     plot_comparison(comparison, out / "comparison.png", scenario.name)
     files += ["comparison.csv", "comparison.png"]

@@ -31,6 +31,8 @@ TOP = ParamSet(
         P("seed", 1, "Root seed: replicate seeds are spawned from it.", low=0, high=2**63 - 1),
         P("replicates", 1, "Replicates per strategy (the command line may override).", low=1,
           high=100000),
+        P("comparator", "", "Strategy the incremental outcomes (harm averted, cost per harm "
+          "averted) are taken against (default: the first strategy)."),
     ),
 )
 
@@ -95,6 +97,12 @@ class Scenario:
     path: str = "<built-in default>"
     base_dir: Path = field(default_factory=Path.cwd)
     measurement: dict[str, Any] | None = None  # optional [measurement]; None: not measured
+    comparator: str = ""  # strategy the incremental outcomes are against ('' : the first)
+
+    @property
+    def comparator_name(self) -> str:
+        """The comparator strategy: the declared one, or the first strategy."""
+        return self.comparator or self.strategies[0].name
 
     @property
     def bundle_names(self) -> list[str]:
@@ -152,6 +160,7 @@ class Scenario:
         return {
             "name": self.name, "description": self.description, "weeks": self.weeks,
             "seed": self.seed, "replicates": self.replicates, "source": self.path,
+            "comparator": self.comparator_name,
             "parameters": self.parameters, "structure": self.structure, "network": self.network,
             "patients": self.patients, "output": self.output,
             "bundles": [{"name": b.name, "file": b.path} for b in self.bundles],
@@ -214,7 +223,11 @@ def scenario_from_dict(data: dict[str, Any], path: str, base_dir: Path) -> Scena
         patients=sections["patients"], output=sections["output"], bundles=bundles,
         strategies=strategies, path=path, base_dir=base_dir,
         measurement=sections["measurement"] if "measurement" in data else None,
+        comparator=top["comparator"],
     )
+    if scenario.comparator and scenario.comparator not in seen_names:
+        raise InputError(f"{path}: comparator", f"no strategy named {scenario.comparator!r}; "
+                         f"strategies: {', '.join(s.name for s in strategies)}")
     if not scenario.network["file"]:
         _check_structure(scenario.structure, f"{path}: structure")
     for s in strategies:  # validate every intervention now, not in the middle of a run

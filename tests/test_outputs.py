@@ -62,9 +62,12 @@ def run_dir(tmp_path_factory):
 def test_comparison_table_has_every_arm_and_bundle_with_intervals(run_dir):
     comp = pd.read_csv(run_dir / "comparison.csv")
     assert set(comp["strategy"]) == {"none", "sequenced"}
-    assert len(comp) == 4
+    assert len(comp) == 6  # 2 strategies x (2 bundles + the programme total)
+    total = comp[comp.bundle == "all bundles"]
+    assert len(total) == 2 and total["compliance_mean"].isna().all()  # shares do not add up
+    assert set(comp["comparator"]) == {"none"}
     for col in ("weeks_to_50pct_compliance", "weeks_to_80pct_compliance", "compliance",
-                "sustainability_12m", "cost", "harm_averted"):
+                "sustainability_12m", "cost", "harm_expected"):
         assert {f"{col}_mean", f"{col}_lo", f"{col}_hi"} <= set(comp.columns)
     summary = pd.read_csv(run_dir / "summary.csv")
     # the comparison is computed from the summary: means agree
@@ -72,7 +75,7 @@ def test_comparison_table_has_every_arm_and_bundle_with_intervals(run_dir):
         row = comp[(comp.strategy == s) & (comp.bundle == b)].iloc[0]
         assert row["compliance_mean"] == pytest.approx(grp["compliance"].mean())
         assert row["cost_mean"] == pytest.approx(grp["cost"].mean())
-    seq = comp[comp.strategy == "sequenced"]
+    seq = comp[(comp.strategy == "sequenced") & (comp.bundle != "all bundles")]
     assert (seq["compliance_lo"] <= seq["compliance_mean"]).all()
     assert (seq["compliance_mean"] <= seq["compliance_hi"]).all()
     assert (run_dir / "comparison.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -121,7 +124,7 @@ def test_mean_ci_matches_t_interval():
 
 def test_time_to_threshold_share_reached():
     summary = pd.DataFrame({
-        "strategy": ["a"] * 4, "bundle": ["x"] * 4,
+        "strategy": ["a"] * 4, "bundle": ["x"] * 4, "replicate": range(4),
         "weeks_to_50pct_compliance": [10.0, 20.0, np.nan, np.nan],
         "weeks_to_80pct_compliance": [np.nan] * 4,
         "compliance": [0.5, 0.6, 0.3, 0.2]})

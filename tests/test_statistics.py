@@ -34,7 +34,7 @@ from sim.outcomes.statistics import (
 from sim.sensitivity.problem import OUTPUT_COLUMNS
 from sim.ui import figures
 from sim.ui.results import arm_table as dash_arm_table
-from sim.ui.results import arm_totals, differences, open_results, uptake_bands
+from sim.ui.results import arm_totals, incremental, open_results, uptake_bands
 
 EXPERIMENT = """
 name = "three arms"
@@ -73,7 +73,7 @@ def test_catalogue_declares_every_summary_outcome_once(reported):
     assert sorted(columns) == sorted(OUTCOMES) and len(columns) == len(OUTCOMES)
     assert OUTPUT_COLUMNS == tuple(OUTCOMES)  # what an SA output may name
     assert TARGET_OUTPUTS == SERIES == METRICS  # what a calibration target may compare with
-    assert set(SUMMED) == {"cost", "harm_expected", "harm_averted"}
+    assert set(SUMMED) == {"cost", "harm_expected", "harm_averted_vs_baseline"}
     assert set(COMPARED) | set(PAIRED) <= set(OUTCOMES)
 
 
@@ -82,7 +82,8 @@ def test_outcome_labels_units_and_scales():
     assert cost.heading == "cost (M NOK)" and cost.shown(2.5e6) == 2.5 and not cost.per_bundle_only
     assert outcome("compliance").heading == "compliance"
     assert outcome("adoption").axis_label == "adoption (share of eligible staff)"
-    assert outcome("harm_averted").heading == "harm averted (events)"
+    assert outcome("harm_averted").heading == "harm averted (events)"  # vs the comparator
+    assert "harm_averted" not in OUTCOMES and "cost_per_harm_averted" not in OUTCOMES
     assert outcome("harm_averted").higher_is_better and not cost.higher_is_better
     assert outcome("weeks_to_50pct_compliance").per_bundle_only
     assert title("sustainability_12m:antibiotic_stewardship") == \
@@ -99,7 +100,8 @@ def _summary(values: dict[str, list[float]], arm: str = "a") -> pd.DataFrame:
     for bundle, column in values.items():
         for r, v in enumerate(column):
             rows.append({"arm": arm, "point": 0, "replicate": r, "bundle": bundle,
-                         "cost": v, "harm_averted": 2 * v, "harm_expected": 1.0})
+                         "cost": v, "harm_averted_vs_baseline": 2 * v,
+                         "harm_expected": 1.0})
     return pd.DataFrame(rows)
 
 
@@ -118,7 +120,7 @@ def test_total_is_summed_per_run_before_the_interval():
     total = np.array([3.0, 4.5, 10.0])
     half = stats.t.ppf(0.975, 2) * total.std(ddof=1) / np.sqrt(3)
     row = total_table(s).iloc[0]
-    assert row["harm_averted_mean"] == pytest.approx(2 * total.mean())
+    assert row["harm_averted_vs_baseline_mean"] == pytest.approx(2 * total.mean())
     assert row["cost_lo"] == pytest.approx(total.mean() - half)
     assert row["cost_hi"] == pytest.approx(total.mean() + half)
 
@@ -167,8 +169,9 @@ def test_report_and_dashboard_give_identical_intervals(reported):
         assert n == 4 and (row["cost_mean"], row["cost_lo"], row["cost_hi"]) == (m, lo, hi)
     training = dash_totals[dash_totals["arm"] == "training"].iloc[0]
     assert training["cost_hi"] > training["cost_lo"]  # training cost varies with turnover
+    dash_inc = incremental(res, 0, level)
     assert (out / "effect_vs_cost.png").read_bytes() == figures.effect_cost_png(
-        dash_totals, res.arms, level, res.name)
+        dash_inc, res.arms, level, res.name)
     bands = uptake_bands(res, 0, level)
     assert (out / "uptake.png").read_bytes() == figures.uptake_png(
         bands, res.arms, res.bundles, level, res.name)
@@ -177,8 +180,14 @@ def test_report_and_dashboard_give_identical_intervals(reported):
     dash = dash_arm_table(res, 0, level)
     assert_frame_equal(arms.drop(columns="point"), dash, check_exact=False, rtol=1e-15,
                        atol=0)
+    # the incremental table against the comparator (the first arm), and pairs.csv
+    inc = pd.read_csv(out / "incremental.csv", keep_default_na=False, na_values=[""])
+    inc["cost_per_harm_averted_undefined"] = inc["cost_per_harm_averted_undefined"].fillna("")
+    assert_frame_equal(inc, dash_inc, check_exact=False, rtol=1e-15, atol=0)
+    assert set(inc["comparator"]) == {"none"}
     pairs = pd.read_csv(out / "pairs.csv")
     pairs = pairs[(pairs["first"] == "none") & (pairs["outcome"] == "compliance")]
-    diff = differences(res, 0, level)
-    assert_frame_equal(pairs.reset_index(drop=True), diff.reset_index(drop=True),
-                       check_exact=False, rtol=1e-15, atol=0)
+    rows = dash_inc.set_index(["arm", "bundle"]).loc[list(zip(pairs["second"], pairs["bundle"],
+                                                              strict=True))]
+    np.testing.assert_array_equal(pairs["difference"], rows["delta_compliance_mean"])
+    np.testing.assert_array_equal(pairs["lo"], rows["delta_compliance_lo"])

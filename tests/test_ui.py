@@ -319,6 +319,8 @@ def test_dashboard_end_to_end(browser, results_dirs, tmp_path):
             open_page(browser, url) as (page, traffic):
         wait_text(page, ".arms-table", "facilitation")
         assert "no extra support" in text_of(page, ".arms-table")
+        wait_text(page, ".incremental-table", "comparator")  # the comparator's own rows
+        assert "all bundles" in text_of(page, ".incremental-table")
         page.locator("img.figure-uptake-image").first.wait_for()
         page.locator("img.figure-effect-vs-cost-image").first.wait_for()
         table_95 = text_of(page, ".arms-table")

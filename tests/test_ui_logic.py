@@ -26,7 +26,7 @@ from sim.ui.results import (
     LEVEL,
     arm_table,
     arm_totals,
-    differences,
+    incremental,
     open_results,
     read_indices,
     uptake_bands,
@@ -227,13 +227,22 @@ def test_dashboard_tables_from_a_store(store):
     totals = arm_totals(res, 0, 0.95)
     assert list(totals["arm"]) == res.arms
     assert totals.loc[totals["arm"] == "facilitation", "cost_mean"].item() > 0
-    diff = differences(res, 0, 0.95)
-    assert set(diff["second"]) == {"facilitation"} and (diff["n"] == 3).all()
+    inc = incremental(res, 0, 0.95)
+    assert set(inc["arm"]) == set(res.arms) and (inc["replicates"] == 3).all()
+    assert (inc.loc[inc["arm"] == "none", "cost_per_harm_averted_undefined"] == "comparator").all()
     bands = uptake_bands(res, 0, 0.95)
     assert set(bands["arm"]) == set(res.arms) and bands["week"].max() == 16
     assert (bands["lo"] <= bands["mean"] + 1e-12).all()
     assert figures.uptake_png(bands, res.arms, res.bundles, 0.95, "t").startswith(PNG)
-    assert figures.effect_cost_png(totals, res.arms, 0.95, "t").startswith(PNG)
+    assert figures.effect_cost_png(inc, res.arms, 0.95, "t").startswith(PNG)
+    from sim.ui.dashboard import incremental_rows  # solara: imported where it is needed
+
+    header, rows = incremental_rows(inc, res.bundles[0])
+    assert header[-1] == "cost per harm averted (1000 NOK per event)" and header[2] == "pairs"
+    assert [r[:2] for r in rows] == [[a, b] for b in (res.bundles[0].replace("_", " "),
+                                                       "all bundles") for a in res.arms]
+    assert all(r[-1] == "comparator" for r in rows if r[0] == "none")
+    assert all(len(r) == len(header) for r in rows)
     with pytest.raises(InputError, match="interval_level"):
         parse(LEVEL, "1.2")
 

@@ -11,7 +11,7 @@ the same people, ties and chance events: paired comparisons. File format::
     seed = 4242
     common_random_numbers = true
     timeseries = "system"         # "none", "system", "kind" or "unit": what the store keeps
-    baseline = "no extra support" # arm the paired differences are taken against
+    baseline = "no extra support" # the comparator: arm the incremental outcomes are against
 
     [overrides.parameters]        # changes to the base scenario for every arm
     turnover_annual = 0.2
@@ -65,7 +65,8 @@ TOP = ParamSet("experiment", "Top-level keys of an experiment file.", (
       "(paired comparisons)."),
     P("timeseries", "system", "Time series level kept in the store.",
       choices=TIMESERIES_LEVELS),
-    P("baseline", "", "Arm that paired differences are taken against (default: the first)."),
+    P("baseline", "", "The comparator: arm the incremental outcomes and the dashboard's "
+      "differences are taken against (default: the first)."),
     P("chunk_size", 0, "Runs per task (0 = chosen from the number of runs).", low=0,
       high=100_000),
     P("weeks", 0, "Weeks to simulate (0 = the base scenario's).", unit="weeks", low=0,
@@ -257,6 +258,7 @@ def experiment_from_dict(data: dict[str, Any], path: str, base_dir: Path) -> Exp
             strategy = parse_strategy(raw, where, base.bundle_names)
         arm = copy.deepcopy(base)
         arm.strategies = [strategy]
+        arm.comparator = ""  # an arm has one strategy; the experiment's baseline compares arms
         arm.build_interventions(strategy)  # validate now
         if arm_over:
             arm = arm.with_overrides(**arm_over)

@@ -1,8 +1,10 @@
 """Reports computed from a results store, never from memory.
 
-Arm tables, paired differences, programme totals, uptake curves with intervals, and effect
-against cost. The statistics are those of :mod:`sim.outcomes.statistics` and the figures those
-of :mod:`sim.plots.arms`, which ``implsim dashboard`` uses too: one store, one set of numbers.
+Arm tables, paired differences, programme totals, incremental outcomes against the comparator
+(the experiment's ``baseline`` arm, default the first), uptake curves with intervals, and harm
+averted against extra cost. The statistics are those of :mod:`sim.outcomes.statistics` and the
+figures those of :mod:`sim.plots.arms`, which ``implsim dashboard`` uses too: one store, one set
+of numbers.
 """
 
 from __future__ import annotations
@@ -11,14 +13,21 @@ from pathlib import Path
 
 from sim.errors import InputError
 from sim.experiment.store import ResultStore
-from sim.outcomes.statistics import all_pairs, arm_table, pair_table, total_table, uptake_bands
+from sim.outcomes.statistics import (
+    all_pairs,
+    arm_table,
+    incremental_table,
+    pair_table,
+    total_table,
+    uptake_bands,
+)
 from sim.plots.arms import DPI, effect_cost_figure, uptake_figure
 
 #: The interval level of every report table and figure.
 LEVEL = 0.95
 #: What ``implsim report`` writes into ``DIR/report/``.
-FILES = ("arms.csv", "pairs.csv", "totals.csv", "uptake.png", "effect_vs_cost.png",
-         "README.txt")
+FILES = ("arms.csv", "pairs.csv", "totals.csv", "incremental.csv", "uptake.png",
+         "effect_vs_cost.png", "README.txt")
 
 
 def write_report(root: str | Path) -> Path:
@@ -42,13 +51,16 @@ def write_report(root: str | Path) -> Path:
                                                                      index=False)
     totals = total_table(summary, ("arm", "point"), LEVEL)
     totals.to_csv(out / "totals.csv", index=False)
+    comparator = exp.get("baseline") or arms[0]
+    incremental = incremental_table(summary, comparator, paired, level=LEVEL)
+    incremental.to_csv(out / "incremental.csv", index=False)
     first = summary["point"].min()
     if not ts.empty and (ts["level"] == "system").any():
         at_first = ts[ts["point"] == ts["point"].min()]
         bundles = list(dict.fromkeys(at_first.loc[at_first["level"] == "system", "bundle"]))
         fig = uptake_figure(uptake_bands(at_first, LEVEL), arms, bundles, LEVEL, name)
         fig.savefig(out / "uptake.png", dpi=DPI)
-    fig = effect_cost_figure(totals[totals["point"] == first], arms, LEVEL, name)
+    fig = effect_cost_figure(incremental[incremental["point"] == first], arms, LEVEL, name)
     fig.savefig(out / "effect_vs_cost.png", dpi=DPI)
     done = summary["run_id"].nunique()
     method = "paired: common random numbers" if paired else "Welch: independent runs"
@@ -58,6 +70,11 @@ def write_report(root: str | Path) -> Path:
         f"pairs.csv: per pair of arms, difference (second - first) with 95% interval "
         f"({method}).\n"
         "totals.csv: per arm x design point, cost and harm summed over the bundles of each "
-        "run, mean and 95% interval over replicates (effect_vs_cost.png shows the first "
+        "run, mean and 95% interval over replicates.\n"
+        f"incremental.csv: per arm x design point x bundle (and all bundles), against the "
+        f"comparator {comparator!r}: differences (arm - comparator) with 95% interval "
+        f"({method}), harm averted (comparator - arm harm_expected) and cost per harm averted "
+        "= mean delta_cost / mean harm averted, NaN with the reason in "
+        "cost_per_harm_averted_undefined (effect_vs_cost.png shows all bundles at the first "
         "point).\n")
     return out

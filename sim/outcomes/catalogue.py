@@ -6,6 +6,10 @@ display scale from here, so a new outcome (or a renamed one) is one edit in this
 values are computed in :mod:`sim.outcomes.proctor` (the end-of-run summary) and
 :mod:`sim.outcomes.recorder` (the weekly series); this module only describes them.
 
+The incremental outcomes (:data:`INCREMENTAL_OUTCOMES`) are not summary columns: they exist
+only against a comparator arm, in the table of :func:`sim.outcomes.statistics.incremental_table`
+(comparison.csv of ``implsim run``, incremental.csv of ``implsim report``, the dashboard).
+
 The named selections at the bottom say which outcomes each table compares; they are checked
 against the declarations when the module is imported.
 """
@@ -97,10 +101,9 @@ _DECLARED = (
     Outcome("harm_expected", "harm expected", "events",
             "expected harm events over the run with the compliance reached", False,
             summed=True),
-    Outcome("harm_averted", "harm averted", "events",
-            "harm events averted against staying at week-0 compliance", True, summed=True),
-    Outcome("cost_per_harm_averted", "cost per harm averted", "NOK per event",
-            "cost / harm averted (NaN when nothing was averted)", False),
+    Outcome("harm_averted_vs_baseline", "harm averted vs week 0", "events",
+            "harm events averted against staying at week-0 compliance (not against a "
+            "comparator: see harm_averted)", True, summed=True),
     Outcome("weeks_to_50pct_compliance", "weeks to 50% compliance", "weeks",
             "first week system compliance reached 50% (NaN if never)", False),
     Outcome("weeks_to_80pct_compliance", "weeks to 80% compliance", "weeks",
@@ -111,8 +114,20 @@ _DECLARED = (
             "first week system adoption reached 80% (NaN if never)", False),
 )
 
-#: Every outcome by name (a column of ``summary.csv`` each).
+#: Every outcome of a run by name (a column of ``summary.csv`` each).
 OUTCOMES: dict[str, Outcome] = {o.name: o for o in _DECLARED}
+
+#: Incremental outcomes: an arm against the comparator, from the paired mean differences over
+#: replicates (:func:`sim.outcomes.statistics.incremental_table`), never per run.
+INCREMENTAL_OUTCOMES: dict[str, Outcome] = {o.name: o for o in (
+    Outcome("harm_averted", "harm averted", "events",
+            "the comparator's harm_expected − the arm's: mean of the paired differences",
+            True, summed=True),
+    Outcome("cost_per_harm_averted", "cost per harm averted", "NOK per event",
+            "mean Δcost / mean harm averted against the comparator; NaN with the reason in "
+            "cost_per_harm_averted_undefined", False, scale=1e3,
+            shown_unit="1000 NOK per event"),
+)}
 
 #: Outcomes that add up over bundles (the "all bundles" totals of report and dashboard).
 SUMMED: tuple[str, ...] = tuple(o.name for o in _DECLARED if o.summed)
@@ -125,11 +140,16 @@ SERIES: tuple[str, ...] = ("adoption", "compliance", "fidelity", "penetration")
 COMPARED: tuple[str, ...] = (
     "weeks_to_50pct_compliance", "weeks_to_80pct_compliance", "compliance", "adoption",
     "fidelity", "penetration", "sustainability_6m", "sustainability_12m", "sustained_units",
-    "cost", "harm_averted", "cost_per_harm_averted")
+    "cost", "harm_expected")
 
 #: Differences between arms (pairs.csv of ``implsim report``).
 PAIRED: tuple[str, ...] = ("compliance", "adoption", "fidelity", "penetration",
-                           "sustainability_12m", "cost", "harm_averted")
+                           "sustainability_12m", "cost", "harm_expected")
+
+#: Paired differences against the comparator (``delta_<outcome>`` of the incremental table);
+#: ``cost`` and ``harm_expected`` give harm averted and the cost per harm averted.
+INCREMENTAL: tuple[str, ...] = ("compliance", "adoption", "fidelity", "penetration",
+                                "sustainability_12m", "harm_expected", "cost")
 
 #: The table ``implsim run`` prints.
 CONSOLE: tuple[str, ...] = ("adoption", "fidelity", "compliance", "penetration",
@@ -137,7 +157,7 @@ CONSOLE: tuple[str, ...] = ("adoption", "fidelity", "compliance", "penetration",
 
 #: The dashboard's arm table, in the order shown.
 DASHBOARD: tuple[str, ...] = ("compliance", "adoption", "sustainability_12m", "cost",
-                              "harm_averted")
+                              "harm_expected")
 
 #: Reached-level shares reported beside the times to a level (``reached_50pct_share``).
 REACHED: dict[str, str] = {"weeks_to_50pct_compliance": "reached_50pct_share",
@@ -145,11 +165,12 @@ REACHED: dict[str, str] = {"weeks_to_50pct_compliance": "reached_50pct_share",
 
 
 def outcome(name: str) -> Outcome:
-    """The declaration of ``name`` (KeyError names the known outcomes)."""
+    """The declaration of ``name``, a run's or an incremental one (KeyError names them all)."""
+    known = OUTCOMES | INCREMENTAL_OUTCOMES
     try:
-        return OUTCOMES[name]
+        return known[name]
     except KeyError:
-        raise KeyError(f"no outcome {name!r}; outcomes: {', '.join(OUTCOMES)}") from None
+        raise KeyError(f"no outcome {name!r}; outcomes: {', '.join(known)}") from None
 
 
 def title(output: str) -> str:
@@ -172,5 +193,6 @@ def _check(names: Iterable[str], what: str) -> None:
 
 
 for _what, _names in (("SERIES", SERIES), ("COMPARED", COMPARED), ("PAIRED", PAIRED),
-                      ("CONSOLE", CONSOLE), ("DASHBOARD", DASHBOARD), ("REACHED", REACHED)):
+                      ("INCREMENTAL", INCREMENTAL), ("CONSOLE", CONSOLE),
+                      ("DASHBOARD", DASHBOARD), ("REACHED", REACHED)):
     _check(_names, _what)

@@ -11,8 +11,11 @@
   the raw compliance when support ended and ``sustainability_weeks`` later, and the share of
   improved units that kept ≥ ``sustained_share_of_peak`` of their peak (:class:`Sustained`);
 - *cost*: intervention cost booked to the bundle (NOK);
-- *harm*: expected harm events over the run with the compliance reached, events averted against
-  staying at week-0 compliance, and cost per event averted;
+- *harm*: expected harm events over the run with the compliance reached, and the events averted
+  against staying at week-0 compliance (``harm_averted_vs_baseline``). Harm averted against the
+  comparator strategy and the cost per harm averted are incremental: they need the comparator's
+  paired run and are computed over replicates from mean differences
+  (:func:`sim.outcomes.statistics.incremental_table`), never as a per-run ratio;
 - *weeks to 50% / 80%*: first week system compliance (and adoption) reached that level.
 """
 
@@ -170,8 +173,6 @@ def summarise(model: ImplementationModel) -> pd.DataFrame:
             "weeks_to_80pct_adoption": first_week_at(series["adoption"][:, b], rec.weeks, 0.8),
             "cost": float(model.cost[b]),
             "harm_expected": float(model.harm_expected[b]),
-            "harm_averted": averted,
-            "cost_per_harm_averted": (float(model.cost[b]) / averted if averted > 0
-                                      else float("nan")),
+            "harm_averted_vs_baseline": averted,
         })
     return pd.DataFrame(rows)

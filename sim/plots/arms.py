@@ -1,4 +1,4 @@
-"""Arms of an experiment side by side: uptake bands and effect against cost.
+"""Arms of an experiment side by side: uptake bands and harm averted against extra cost.
 
 ``implsim report`` saves these figures and ``implsim dashboard`` shows them, from the same
 tables of :mod:`sim.outcomes.statistics`, so a store gives the same picture in both. Figures
@@ -15,7 +15,8 @@ import pandas as pd
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
-from sim.outcomes.catalogue import OUTCOMES
+from sim.outcomes.catalogue import INCREMENTAL_OUTCOMES, OUTCOMES
+from sim.outcomes.statistics import ALL_BUNDLES
 
 #: Resolution of these figures, in the report's files and the dashboard's images alike.
 DPI = 100
@@ -51,14 +52,18 @@ def uptake_figure(bands: pd.DataFrame, arms: Sequence[str], bundles: Sequence[st
     return fig
 
 
-def effect_cost_figure(totals: pd.DataFrame, arms: Sequence[str], level: float,
+def effect_cost_figure(incremental: pd.DataFrame, arms: Sequence[str], level: float,
                        title: str) -> Figure:
-    """Harm averted against cost per arm, all bundles, with the intervals of the totals.
+    """The cost-effectiveness plane, all bundles: harm averted against extra cost per arm.
 
-    ``totals`` is :func:`sim.outcomes.statistics.total_table` at one design point (columns
-    arm, cost_mean/lo/hi, harm_averted_mean/lo/hi).
+    ``incremental`` is :func:`sim.outcomes.statistics.incremental_table` at one design point;
+    its programme-total rows (``bundle = "all bundles"``) give each arm's mean paired
+    difference from the comparator (Δcost; harm averted = the comparator's harm − the arm's)
+    with their intervals. The comparator sits at the origin.
     """
-    cost, harm = OUTCOMES["cost"], OUTCOMES["harm_averted"]
+    cost, harm = OUTCOMES["cost"], INCREMENTAL_OUTCOMES["harm_averted"]
+    totals = incremental[incremental["bundle"] == ALL_BUNDLES]
+    comparator = str(totals["comparator"].iloc[0]) if len(totals) else "the comparator"
     fig = Figure(figsize=(6.4, 4.6))
     ax = fig.subplots()
     for k, arm in enumerate(arms):
@@ -66,15 +71,19 @@ def effect_cost_figure(totals: pd.DataFrame, arms: Sequence[str], level: float,
         if rows.empty:
             continue
         r = rows.iloc[0]
-        x, y = cost.shown(r["cost_mean"]), harm.shown(r["harm_averted_mean"])
-        xerr = [[x - cost.shown(r["cost_lo"])], [cost.shown(r["cost_hi"]) - x]]
+        x, y = cost.shown(r["delta_cost_mean"]), harm.shown(r["harm_averted_mean"])
+        xerr = [[x - cost.shown(r["delta_cost_lo"])], [cost.shown(r["delta_cost_hi"]) - x]]
         yerr = [[y - harm.shown(r["harm_averted_lo"])], [harm.shown(r["harm_averted_hi"]) - y]]
         ax.errorbar(x, y, xerr=np.nan_to_num(xerr), yerr=np.nan_to_num(yerr), fmt="o",
                     color=TAB10(k % 10), capsize=4, label=arm)
-    ax.set_xlabel(cost.heading)
-    ax.set_ylabel(f"{harm.heading}, all bundles")
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.axvline(0, color="grey", lw=0.8)
+    ax.set_xlabel(f"Δ{cost.heading} vs {comparator}")
+    ax.set_ylabel(f"{harm.heading} vs {comparator}, all bundles")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    ax.set_title(f"{title}: effect vs cost ({level:.0%} intervals of the totals)", fontsize=10)
+    how = "paired" if len(totals) and totals["paired"].all() else "Welch"
+    ax.set_title(f"{title}: harm averted vs extra cost ({level:.0%} {how} intervals)",
+                 fontsize=10)
     fig.tight_layout()
     return fig

@@ -1,7 +1,9 @@
 """Strategy comparison.
 
-Per bundle, each arm's final compliance, harm averted and cost with 95% intervals, and effect
-against cost — what a planner weighs.
+Per bundle (and for all bundles), each arm's final compliance, expected harm and cost with 95%
+intervals, and the cost-effectiveness plane against the comparator: harm averted (the
+comparator's harm − the arm's) against the extra cost, both paired mean differences — what a
+planner weighs.
 """
 
 from __future__ import annotations
@@ -13,24 +15,29 @@ import pandas as pd
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
-from sim.outcomes.catalogue import OUTCOMES
+from sim.outcomes.catalogue import INCREMENTAL_OUTCOMES, OUTCOMES
 
-PANELS = tuple(OUTCOMES[name] for name in ("compliance", "harm_averted", "cost"))
+PANELS = tuple(OUTCOMES[name] for name in ("compliance", "harm_expected", "cost"))
 
 
 def plot_comparison(comparison: pd.DataFrame, path: str | Path, title: str = "") -> Path:
-    """One row per bundle; columns: compliance, harm averted, cost, harm averted vs cost."""
+    """One row per bundle; columns: compliance, harm expected, cost, harm averted vs Δcost.
+
+    ``comparison`` is :func:`sim.outcomes.statistics.compare_arms`; the programme-total row
+    (``all bundles``) has no compliance (a share does not add up over bundles).
+    """
     bundles = list(dict.fromkeys(comparison["bundle"]))
     arms = list(dict.fromkeys(comparison["strategy"]))
     colours = colormaps["tab10"]
     fig = Figure(figsize=(4.0 * (len(PANELS) + 1), 0.6 + 2.1 * len(bundles)))
     axes = fig.subplots(len(bundles), len(PANELS) + 1, squeeze=False)
-    cost, harm = OUTCOMES["cost"], OUTCOMES["harm_averted"]
+    cost, harm = OUTCOMES["cost"], INCREMENTAL_OUTCOMES["harm_averted"]
     for r, bundle in enumerate(bundles):
         rows = comparison[comparison["bundle"] == bundle].set_index("strategy").reindex(arms)
         for c, o in enumerate(PANELS):
             ax = axes[r, c]
-            m, lo, hi = (o.shown(rows[f"{o.name}_{s}"].to_numpy()) for s in ("mean", "lo", "hi"))
+            m, lo, hi = (o.shown(rows.get(f"{o.name}_{s}", pd.Series(np.nan, rows.index))
+                                 .to_numpy(float)) for s in ("mean", "lo", "hi"))
             y = np.arange(len(arms))
             err = np.vstack([np.nan_to_num(m - lo), np.nan_to_num(hi - m)])
             for k in range(len(arms)):
@@ -39,6 +46,10 @@ def plot_comparison(comparison: pd.DataFrame, path: str | Path, title: str = "")
             ax.set_yticks(y, arms if c == 0 else [""] * len(arms), fontsize=8)
             ax.invert_yaxis()
             ax.grid(axis="x", alpha=0.3)
+            if np.isnan(m).all():  # the programme total of a share
+                ax.set_xticks([])
+                ax.text(0.5, 0.5, "no total over bundles", transform=ax.transAxes,
+                        ha="center", va="center", fontsize=8, color="grey")
             if r == 0:
                 ax.set_title(f"final {o.heading}" if o.is_share else o.heading, fontsize=10)
             if c == 0:
@@ -46,16 +57,20 @@ def plot_comparison(comparison: pd.DataFrame, path: str | Path, title: str = "")
         ax = axes[r, len(PANELS)]
         for k, arm in enumerate(arms):
             row = rows.loc[arm]
-            x, y = cost.shown(row["cost_mean"]), harm.shown(row["harm_averted_mean"])
+            x, y = cost.shown(row["delta_cost_mean"]), harm.shown(row["harm_averted_mean"])
             ax.errorbar(x, y,
-                        xerr=[[np.nan_to_num(x - cost.shown(row["cost_lo"]))],
-                              [np.nan_to_num(cost.shown(row["cost_hi"]) - x)]],
+                        xerr=[[np.nan_to_num(x - cost.shown(row["delta_cost_lo"]))],
+                              [np.nan_to_num(cost.shown(row["delta_cost_hi"]) - x)]],
                         yerr=[[np.nan_to_num(y - harm.shown(row["harm_averted_lo"]))],
                               [np.nan_to_num(harm.shown(row["harm_averted_hi"]) - y)]],
                         fmt="o", color=colours(k), capsize=3, label=arm)
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.axvline(0, color="grey", lw=0.8)
         ax.grid(alpha=0.3)
         if r == 0:
-            ax.set_title(f"{harm.label} vs {cost.heading}", fontsize=10)
+            comparator = rows["comparator"].dropna().iloc[0] if rows["comparator"].notna().any() \
+                else "comparator"
+            ax.set_title(f"{harm.label} vs Δ{cost.heading}\n(against {comparator})", fontsize=10)
             ax.legend(fontsize=7)
     fig.suptitle(f"{title}  (mean and 95% interval over replicates)".strip(), fontsize=11)
     fig.tight_layout()

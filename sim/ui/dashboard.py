@@ -1,8 +1,10 @@
 """The results dashboard (``implsim dashboard DIR``): a Solara page.
 
 It opens a finished experiment store or sensitivity analysis and shows the arms side by side
-with intervals — uptake curves, effect against cost, a table of outcomes and the differences
-from the baseline arm — and the sensitivity indices when the directory has ``indices.csv``.
+with intervals — uptake curves, harm averted against extra cost, a table of outcomes and the
+incremental outcomes against the comparator (the baseline arm): differences, harm averted and
+the cost per harm averted from the mean differences, or why it is undefined — and the
+sensitivity indices when the directory has ``indices.csv``.
 Every figure can be downloaded as the PNG that is shown. The interval level and the directory
 are typed fields, checked like every other input: a bad value gives a message in the page.
 """
@@ -12,19 +14,20 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import solara
 
 from sim.errors import InputError
-from sim.outcomes.catalogue import DASHBOARD, OUTCOMES
+from sim.outcomes.catalogue import DASHBOARD, INCREMENTAL_OUTCOMES, OUTCOMES
+from sim.outcomes.statistics import ALL_BUNDLES
 from sim.ui import figures
 from sim.ui.results import (
     LEVEL,
     Results,
     arm_table,
-    arm_totals,
-    differences,
     fmt_interval,
+    incremental,
     open_results,
     uptake_bands,
 )
@@ -46,10 +49,35 @@ def arms_rows(table: pd.DataFrame, bundle: str) -> tuple[list[str], list[list[st
     return ["arm", "runs", *[o.heading for o in TABLE]], rows
 
 
-def difference_rows(diff: pd.DataFrame, bundle: str) -> list[list[str]]:
-    """Compliance of each arm minus the baseline's, with its interval, for one bundle."""
-    return [[str(r["second"]), fmt_interval(r["difference"], r["lo"], r["hi"]), str(int(r["n"]))]
-            for _, r in diff[diff["bundle"] == bundle].iterrows()]
+#: The incremental table's columns: (heading, column prefix, outcome giving the scale).
+_AVERTED = INCREMENTAL_OUTCOMES["harm_averted"]
+_INCREMENTAL = (("Δ compliance", "delta_compliance", OUTCOMES["compliance"]),
+                (_AVERTED.heading, "harm_averted", _AVERTED),
+                (f"Δ {OUTCOMES['cost'].heading}", "delta_cost", OUTCOMES["cost"]))
+_RATIO = INCREMENTAL_OUTCOMES["cost_per_harm_averted"]
+
+
+def incremental_rows(inc: pd.DataFrame, bundle: str) -> tuple[list[str], list[list[str]]]:
+    """Each arm against the comparator for one bundle and all bundles: header and rows.
+
+    The cost per harm averted is the ratio of the mean differences, or the reason it is
+    undefined (the comparator itself, no harm averted, a harm interval that includes 0,
+    dominance).
+    """
+    rows = []
+    for _, r in inc[inc["bundle"].isin([bundle, ALL_BUNDLES])].iterrows():
+        cells = [str(r["arm"]), str(r["bundle"]).replace("_", " "), str(int(r["replicates"]))]
+        for _, col, o in _INCREMENTAL:
+            cells.append(fmt_interval(r.get(f"{col}_mean"), r.get(f"{col}_lo"),
+                                      r.get(f"{col}_hi"), o.scale))
+        ratio = r.get("cost_per_harm_averted")
+        cells.append(fmt_interval(ratio, None, None, _RATIO.scale)
+                     if ratio is not None and np.isfinite(ratio)
+                     else str(r.get("cost_per_harm_averted_undefined") or "–"))
+        rows.append(cells)
+    header = ["arm", "bundle", "pairs" if inc["paired"].all() else "runs",
+              *[h for h, _, _ in _INCREMENTAL], _RATIO.heading]
+    return header, rows
 
 
 @solara.component
@@ -63,11 +91,11 @@ def ArmsView(res: Results, level: float) -> None:
 
     def compute() -> dict[str, Any]:
         bands = uptake_bands(res, point, level)
+        inc = incremental(res, point, level)
         out: dict[str, Any] = {
             "table": arm_table(res, point, level),
-            "diff": differences(res, point, level),
-            "cost": figures.effect_cost_png(arm_totals(res, point, level), res.arms, level,
-                                            res.name),
+            "incremental": inc,
+            "cost": figures.effect_cost_png(inc, res.arms, level, res.name),
         }
         out["uptake"] = (figures.uptake_png(bands, res.arms, res.bundles, level, res.name)
                          if not bands.empty else None)
@@ -83,14 +111,17 @@ def ArmsView(res: Results, level: float) -> None:
     with solara.Card(f"Arms side by side — {which.replace('_', ' ')}, mean [{level:.0%} "
                      "interval]", margin=0, classes=["arms-table"]):
         Table(*arms_rows(data["table"], which))
-        if not data["diff"].empty:
-            how = "paired: common random numbers" if res.paired else "Welch: independent runs"
-            solara.Text(f"Compliance minus {res.baseline} ({how}):")
-            Table(["arm", "difference [interval]", "pairs"], difference_rows(data["diff"], which))
+    with solara.Card(f"Against the comparator {res.baseline} — arm − comparator, mean "
+                     f"[{level:.0%} interval]", margin=0, classes=["incremental-table"]):
+        how = "paired: common random numbers" if res.paired else "Welch: independent runs"
+        solara.Text(f"Differences {how}; cost per harm averted = mean Δcost / mean harm "
+                    "averted, or the reason it is undefined (e.g. the harm interval "
+                    "includes 0).")
+        Table(*incremental_rows(data["incremental"], which))
     if data["uptake"] is not None:
         with solara.Card("Uptake: compliance per arm", margin=0):
             PngFigure(data["uptake"], "uptake", f"{res.name}_uptake.png")
-    with solara.Card("Effect vs cost", margin=0):
+    with solara.Card("Harm averted vs extra cost", margin=0):
         PngFigure(data["cost"], "effect-vs-cost", f"{res.name}_effect_vs_cost.png")
 
 

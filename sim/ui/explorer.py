@@ -32,7 +32,7 @@ from sim.ui.serve import SCENARIO_ENV
 from sim.ui.session import DEFAULT_LABEL, ExplorerSession, Readout, find_scenarios
 from sim.ui.widgets import Heading, ParamField, PngFigure, Table
 
-COST, HARM = OUTCOMES["cost"], OUTCOMES["harm_averted"]  # the readout's totals
+COST, HARM = OUTCOMES["cost"], OUTCOMES["harm_averted_vs_baseline"]  # the readout's totals
 PLAY_PAUSE = 0.2  # seconds between frames while playing (drawing a frame takes about a second)
 
 #: Fields of the page itself, declared like model parameters so they are checked the same way.

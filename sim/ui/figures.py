@@ -123,13 +123,13 @@ def uptake_png(bands: pd.DataFrame, arms: Sequence[str], bundles: Sequence[str],
     return to_png(uptake_figure(bands, arms, bundles, level, title), ARMS_DPI)
 
 
-def effect_cost_png(totals: pd.DataFrame, arms: Sequence[str], level: float,
+def effect_cost_png(incremental: pd.DataFrame, arms: Sequence[str], level: float,
                     title: str) -> bytes:
-    """Harm averted against cost per arm, as ``implsim report`` draws it (effect_vs_cost.png).
+    """Harm averted against extra cost per arm, as ``implsim report`` draws it.
 
-    ``totals`` is :func:`sim.ui.results.arm_totals` at one design point.
+    ``incremental`` is :func:`sim.ui.results.incremental` at one design point.
     """
-    return to_png(effect_cost_figure(totals, arms, level, title), ARMS_DPI)
+    return to_png(effect_cost_figure(incremental, arms, level, title), ARMS_DPI)
 
 
 def indices_png(indices: pd.DataFrame, output: str, index: str, title: str) -> bytes:

@@ -37,7 +37,7 @@ class Results:
     name: str
     arms: list[str] = field(default_factory=list)
     points: list[dict[str, Any]] = field(default_factory=list)
-    baseline: str = ""
+    baseline: str = ""  # the comparator arm (the experiment's baseline, default the first)
     paired: bool = True
     runs_done: int = 0
     runs_total: int = 0
@@ -142,12 +142,14 @@ def arm_totals(res: Results, point: int, level: float) -> pd.DataFrame:
     return statistics.total_table(_at_point(res.summary, point), ("arm", "point"), level)
 
 
-def differences(res: Results, point: int, level: float, outcome: str = "compliance"
-                ) -> pd.DataFrame:
-    """Each arm (``second``) minus the baseline arm, per bundle, paired (or Welch) interval."""
-    return statistics.pair_table(_at_point(res.summary, point),
-                                 statistics.against(res.baseline, res.arms), res.paired,
-                                 (outcome,), level)
+def incremental(res: Results, point: int, level: float) -> pd.DataFrame:
+    """Each arm against the comparator (the baseline arm), per bundle and for all bundles.
+
+    Paired (or Welch) differences, harm averted and cost per harm averted, as
+    ``incremental.csv`` of ``implsim report``.
+    """
+    return statistics.incremental_table(_at_point(res.summary, point), res.baseline,
+                                        res.paired, level=level)
 
 
 def uptake_bands(res: Results, point: int, level: float) -> pd.DataFrame:
