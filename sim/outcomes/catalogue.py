@@ -101,6 +101,10 @@ _DECLARED = (
             "harm events averted against staying at week-0 compliance", True, summed=True),
     Outcome("cost_per_harm_averted", "cost per harm averted", "NOK per event",
             "cost / harm averted (NaN when nothing was averted)", False),
+    Outcome("harm_rate_indicator", "harm rate", "events per 1,000 exposure units (the "
+            "bundle's own unit in harm_rate_indicator_unit)",
+            "expected harm events per 1,000 exposure units (e.g. catheter-days) in the last "
+            "recorded week", False),
     Outcome("weeks_to_50pct_compliance", "weeks to 50% compliance", "weeks",
             "first week system compliance reached 50% (NaN if never)", False),
     Outcome("weeks_to_80pct_compliance", "weeks to 80% compliance", "weeks",

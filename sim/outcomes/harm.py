@@ -39,6 +39,7 @@ from sim.population import KIND_CODE, Population
 
 if TYPE_CHECKING:
     from sim.loop import Week
+    from sim.model import ImplementationModel
 
 _CENSUS_KEYS = {
     "hospital": ("patients_per_ward", "staff_per_ward"),
@@ -134,6 +135,18 @@ def unit_rate_indicator(counted: np.ndarray, rate: np.ndarray, rr: np.ndarray,
     """(U, B) each unit's expected events per 1,000 exposure units (NaN where not counted)."""
     per_patient = expected_events(np.ones(counted.shape[0]), counted, rate, rr, compliance)
     return np.where(counted, 1000.0 * per_patient / exposure[None, :], np.nan)
+
+
+def run_indicator(model: ImplementationModel) -> tuple[np.ndarray, list[str]]:
+    """(B,) each bundle's harm rate per 1,000 exposure units in the run's last recorded week.
+
+    With its unit label (``harm_rate_indicator`` and ``harm_rate_indicator_unit`` of the
+    summary): what a programme reports, e.g. infections per 1,000 catheter-days.
+    """
+    bundles = model.world.bundles
+    values = rate_indicator(model.census, model._harm_counted, model._harm_rate, model._harm_rr,
+                            exposure_per_patient_week(bundles), model.recorder.compliance[-1])
+    return values, indicator_labels(bundles)
 
 
 def count_harm(w: Week) -> None:

@@ -13,7 +13,9 @@
 - *cost*: intervention cost booked to the bundle (NOK);
 - *harm*: expected harm events over the run with the compliance reached, events averted against
   staying at week-0 compliance, and cost per event averted;
-- *weeks to 50% / 80%*: first week system compliance (and adoption) reached that level.
+- *weeks to 50% / 80%*: first week system compliance (and adoption) reached that level;
+- *harm rate indicator*: expected events per 1,000 exposure units (catheter-days, patient-days)
+  in the last recorded week, with its unit (:func:`sim.outcomes.harm.run_indicator`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+from sim.outcomes import harm
 
 if TYPE_CHECKING:
     from sim.model import ImplementationModel
@@ -174,4 +178,7 @@ def summarise(model: ImplementationModel) -> pd.DataFrame:
             "cost_per_harm_averted": (float(model.cost[b]) / averted if averted > 0
                                       else float("nan")),
         })
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    # --- harm rate in the literature's units (issue 14; computed in sim.outcomes.harm) ---
+    out["harm_rate_indicator"], out["harm_rate_indicator_unit"] = harm.run_indicator(model)
+    return out
