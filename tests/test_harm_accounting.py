@@ -15,9 +15,9 @@ from sim.bundles import shipped_bundles
 from sim.bundles.bundle import bundle_from_dict, check_harm_budget, per_patient_rr
 from sim.cli import main
 from sim.errors import InputError
-from sim.outcomes import harm
+from sim.outcomes import gtt, harm
 from sim.params import MODEL, PATIENTS, STRUCTURE
-from sim.population import generate_catchment
+from sim.population import KIND_CODE, generate_catchment
 from sim.scenario import load_scenario
 from sim.simulate import run
 
@@ -180,3 +180,16 @@ def test_rate_per_1000_exposure_needs_the_exposure():
     h = bundle_from_dict(table, "t").harm
     assert h.baseline_rate == pytest.approx(5.0 / 1000 * 3.5)
     assert h.indicator == "events per 1,000 catheter-days"
+
+
+def test_gtt_counts_icu_stays_as_somatic_hospital_stays():
+    pop, structure = _population()
+    patients = PATIENTS.defaults()
+    census = harm.unit_census(pop, patients, structure)
+    flows = gtt.hospital_flows(pop, census, 4.5)
+    units = np.concatenate([f.units for f in flows])
+    kinds = set(pop.unit_kind[units].tolist())
+    assert kinds == {KIND_CODE["hospital"], KIND_CODE["icu"]}
+    assert census[pop.unit_kind == KIND_CODE["icu"]] == pytest.approx(
+        patients["patients_per_icu_unit"] * np.bincount(pop.staff_unit)[
+            pop.unit_kind == KIND_CODE["icu"]] / structure["staff_per_icu_unit"])
