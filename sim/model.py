@@ -117,7 +117,8 @@ class ImplementationModel(mesa.Model):
         # Launch week per bundle (None = never introduced by this strategy).
         self.launch_week = [strategy.launch_week(b) for b in scenario.bundle_names]
         self.census = harm.unit_census(self.pop, scenario.patients, scenario.structure)
-        self._harm_counted, self._harm_rate, self._harm_rr = harm.harm_tables(self.pop, w.bundles)
+        self._harm_counted, self._harm_rate, self._harm_rr = harm.harm_tables(
+            self.pop, w.bundles, scenario.patients)
         self._streams: dict[str, np.random.Generator] = {}
         self.complexity = np.array([b.complexity for b in w.bundles], np.float32)
         # flat (staff, bundle) entry → its staff member, and its (unit, bundle) cell: a lookup

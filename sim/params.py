@@ -162,10 +162,12 @@ def P(name: str, default: Any, doc: str, **kw: Any) -> Param:
     return Param(name=name, kind=kind, default=default, doc=doc, **kw)
 
 
-ORG_KINDS = ("hospital", "mental_health", "nursing_home", "home_care", "gp")
-"""Organisation kinds (SPEC §3). Hospital and mental-health services are specialist care; the
-rest are municipal/primary care, so ties between the two groups cross the care boundary."""
-SPECIALIST_KINDS = ("hospital", "mental_health")
+ORG_KINDS = ("hospital", "mental_health", "nursing_home", "home_care", "gp", "icu")
+"""Organisation kinds (SPEC §3). Hospital, mental-health and intensive-care (``icu``: a trust's
+intensive-care organisation, for device-related bundles such as central lines) services are
+specialist care; the rest are municipal/primary care, so ties between the two groups cross the
+care boundary. The GTT counts ICU stays as somatic hospital stays."""
+SPECIALIST_KINDS = ("hospital", "mental_health", "icu")
 ROLES = ("nurse", "physician", "care_worker", "pharmacist", "therapist", "manager")
 
 
@@ -313,6 +315,12 @@ STRUCTURE = ParamSet(
           low=2, high=500),
         P("staff_per_gp_practice", 8, "Mean staff per GP practice (GPs, nurses, secretaries).",
           unit="staff", low=2, high=100),
+        P("icu_units_per_trust", 0, "Intensive-care units of the trust's intensive-care "
+          "organisation (0: none; the central-line bundle needs them).", low=0, high=100,
+          source="assumption: none in the default catchment, so adding ICUs is a scenario's "
+          "choice (experiments/keystone.toml)"),
+        P("staff_per_icu_unit", 60, "Mean staff per intensive-care unit.", unit="staff",
+          low=2, high=500, source="assumption: ~8 beds at about 1-1.5 nurses per bed per shift"),
         P("size_variation", 0.15, "Coefficient of variation of unit sizes.", unit="share",
           low=0.0, high=1.0),
     ),
@@ -380,6 +388,34 @@ PATIENTS = ParamSet(
         P("patients_per_gp_practice", 4400.0, "Listed patients of a GP practice.",
           unit="patients", low=0.0, high=100000.0,
           source="assumption: ~1,100 listed patients per GP (5,224 GPs, SPEC §11) × 4 GPs"),
+        P("patients_per_icu_unit", 7.0, "Patients in an intensive-care unit of mean size.",
+          unit="patients", low=0.0, high=1000.0,
+          source="assumption: ~8 beds at ~85% occupancy"),
+        # All-cause harm per setting: the budget that bundle-addressed harm rates share
+        P("all_cause_harm_rate_hospital", 0.2712, "All-cause harm (GTT categories E-I) per "
+          "patient-week on a somatic ward at week 0: bundle-addressed harm rates cannot sum "
+          "past it, an all-cause bundle acts on what the others leave, and the GTT background "
+          "is what no bundle addresses. The week-0 GTT share is 1 − exp(−rate × "
+          "length_of_stay_days / 7).", unit="1/patient-week", low=0.0, high=5.0,
+          source="derived from SPEC §11 / FHI 2014: GTT 15.9% (2010), 16.1% (2011) of "
+          "admissions with >= 1 harm; with stays of 4.5 days (length_of_stay_days, "
+          "assumption) −ln(1 − 0.16) / (4.5 / 7) = 0.2712 per patient-week"),
+        P("all_cause_harm_rate_icu", 0.6, "All-cause harm per patient-week in an "
+          "intensive-care unit at week 0.", unit="1/patient-week", low=0.0, high=5.0,
+          source="assumption: about twice the somatic ward rate (sicker patients, more "
+          "devices)"),
+        P("all_cause_harm_rate_mental_health", 0.05, "All-cause harm per patient-week in a "
+          "mental-health unit at week 0.", unit="1/patient-week", low=0.0, high=5.0,
+          source="assumption"),
+        P("all_cause_harm_rate_nursing_home", 0.1, "All-cause harm per resident-week in a "
+          "nursing-home unit at week 0.", unit="1/patient-week", low=0.0, high=5.0,
+          source="assumption"),
+        P("all_cause_harm_rate_home_care", 0.05, "All-cause harm per client-week in "
+          "home-based care at week 0.", unit="1/patient-week", low=0.0, high=5.0,
+          source="assumption"),
+        P("all_cause_harm_rate_gp", 0.001, "All-cause harm per listed-patient-week in a GP "
+          "practice at week 0.", unit="1/patient-week", low=0.0, high=5.0,
+          source="assumption"),
     ),
 )
 
@@ -450,10 +486,6 @@ MEASUREMENT = MeasurementSet(
         P("length_of_stay_days", 4.5, "Mean length of a somatic hospital stay: admissions per "
           "week = census × 7 / length of stay.", unit="days", low=0.1, high=365.0,
           source="assumption: ~4.5 days, as in the shipped bundles' harm rates"),
-        P("baseline_harm_share", 0.16, "Share of admissions with ≥ 1 harm (E-I) at week 0; "
-          "a background of harm types no modelled bundle addresses is calibrated to it.",
-          unit="share", low=0.001, high=0.99,
-          source="SPEC §11: GTT 15.9% (2010), 16.1% (2011) (FHI 2014)"),
         P("severity_share_E", 0.39, "Share of harms of severity E (temporary, intervention "
           "needed).", unit="share", low=0.0, high=1.0, source=_SEVERITY_SOURCE),
         P("severity_share_F", 0.535, "Share of harms of severity F (temporary, prolonged "
@@ -514,6 +546,9 @@ MEASUREMENT = MeasurementSet(
           unit="share", low=0.0, high=1.0,
           source="assumption: response rates of ~60% in the Norwegian hospital surveys"),
     ),
+    retired={"baseline_harm_share": "no longer a [measurement] key: the week-0 GTT share is "
+             "derived from the all-cause harm rate, 1 − exp(−rate × length_of_stay_days / 7); "
+             "set [patients] all_cause_harm_rate_hospital (per patient-week) instead"},
 )
 
 

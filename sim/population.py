@@ -36,6 +36,8 @@ ROLE_MIX: dict[str, dict[str, float]] = {
                   "therapist": 0.0, "manager": 0.05},
     "gp": {"nurse": 0.45, "physician": 0.50, "care_worker": 0.0, "pharmacist": 0.0,
            "therapist": 0.0, "manager": 0.05},
+    "icu": {"nurse": 0.72, "physician": 0.18, "care_worker": 0.03, "pharmacist": 0.02,
+            "therapist": 0.0, "manager": 0.05},  # assumption: intensive care is nurse-heavy
 }
 
 
@@ -190,6 +192,9 @@ def generate_catchment(structure: dict[str, Any], params: dict[str, Any], seed: 
             o = add_org(f"{tn} mental health", "mental_health", t)
             add_units(o, "mental_health", f"{tn} mental health unit",
                       s["mental_health_units_per_trust"], s["staff_per_mental_health_unit"])
+        if s["icu_units_per_trust"]:  # none by default: the default draws stay as they were
+            o = add_org(f"{tn} intensive care", "icu", t)
+            add_units(o, "icu", f"{tn} ICU", s["icu_units_per_trust"], s["staff_per_icu_unit"])
         for m in range(s["municipalities_per_trust"]):
             mn = f"{tn} municipality {m + 1}"
             mi = len(muni_name)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.bundles import Bundle, resolve_bundle
+from sim.bundles.bundle import check_harm_budget
 from sim.errors import InputError
 from sim.params import MEASUREMENT, MODEL, NETWORK, PATIENTS, STRUCTURE, P, ParamSet
 from sim.tomlfile import read_toml
@@ -153,6 +154,7 @@ class Scenario:
                                                      f"{self.path}: network.{key}"))
         if not new.network["file"]:
             _check_structure(new.structure, f"{self.path}: structure")
+        check_harm_budget(new.bundles, new.patients, self.path)
         return new
 
     def resolved(self) -> dict[str, Any]:
@@ -230,6 +232,7 @@ def scenario_from_dict(data: dict[str, Any], path: str, base_dir: Path) -> Scena
                          f"strategies: {', '.join(s.name for s in strategies)}")
     if not scenario.network["file"]:
         _check_structure(scenario.structure, f"{path}: structure")
+    check_harm_budget(bundles, scenario.patients, path)
     for s in strategies:  # validate every intervention now, not in the middle of a run
         scenario.build_interventions(s)
     if scenario.network["file"]:
@@ -289,12 +292,14 @@ def parse_strategy(raw: Any, where: str, names: list[str]) -> Strategy:
 def _check_structure(s: dict[str, Any], where: str) -> None:
     """A generated catchment must have at least one unit."""
     per_trust = (s["wards_per_trust"] + s["mental_health_units_per_trust"]
+                 + s["icu_units_per_trust"]
                  + s["municipalities_per_trust"] * (
                      s["nursing_homes_per_municipality"] * s["units_per_nursing_home"]
                      + s["home_care_teams_per_municipality"]
                      + s["gp_practices_per_municipality"]))
     if per_trust == 0:
-        raise InputError(where, "has no units: set wards_per_trust, municipalities_per_trust "
+        raise InputError(where, "has no units: set wards_per_trust, icu_units_per_trust, "
+                         "municipalities_per_trust "
                          "or the per-municipality counts above 0")
 
 

@@ -138,7 +138,8 @@ def test_source_walker_flags_bare_numbers_and_empty_sources() -> None:
 def test_shipped_bundle_has_harm_table(path: Path) -> None:
     harm = load_bundle_file(path).harm
     assert harm is not None and harm.event.strip()
-    assert harm.baseline_rate > 0 and harm.sources["baseline_rate_per_patient_week"].strip()
+    assert (harm.baseline_rate > 0 or harm.residual)  # an all-cause bundle's rate is derived
+    assert harm.sources["baseline_rate_per_patient_week"].strip()
     assert 0 < harm.relative_risk <= 1 and harm.sources["relative_risk"].strip()
 
 
@@ -182,17 +183,27 @@ def test_harm_not_counted_per_listed_gp_patient(path: Path) -> None:
 def test_central_line_infection_uses_pronovost_keystone_figures() -> None:
     b = shipped_bundles()["central_line_infection"]
     assert b.harm is not None
-    assert b.harm.relative_risk == pytest.approx(0.34)
+    # the programme ratio 0.34 observed at partial compliance, not used as the per-patient RR
+    assert b.harm.programme_ratio is not None and b.harm.programme_ratio[0] == pytest.approx(0.34)
+    _, c0, c1 = b.harm.programme_ratio
+    rr = b.harm.relative_risk
+    assert (1 - c1 * (1 - rr)) / (1 - c0 * (1 - rr)) == pytest.approx(0.34)
     assert "Pronovost" in b.harm.sources["relative_risk"]
     assert "Pronovost" in b.harm.sources["baseline_rate_per_patient_week"]
     assert "7.7" in b.harm.sources["baseline_rate_per_patient_week"]
-    assert b.settings == ("hospital",)
+    assert b.harm.indicator == "infections per 1,000 catheter-days"
+    assert b.harm.baseline_rate == pytest.approx(7.7 / 1000 * b.harm.exposure_per_patient_week)
+    assert b.settings == ("icu",)
+    # BMJ 2010: 87% is the share of the original ICUs that took part, not a share that sustained
+    assert not any("87% of ICUs sustained" in r for r in b.references)
+    assert any("Ninety (87%) of the original 103" in r for r in b.references)
 
 
 def test_patient_safety_management_harm_is_gtt_all_cause() -> None:
     b = shipped_bundles()["patient_safety_management"]
     assert b.harm is not None and "Global Trigger Tool" in b.harm.event
-    assert "13.7%" in b.harm.sources["baseline_rate_per_patient_week"]
+    assert b.harm.residual and b.harm.baseline_rate == 0.0  # acts on the all-cause residual
+    assert "all-cause" in b.harm.sources["baseline_rate_per_patient_week"]
     assert "manager" in b.roles
 
 

@@ -130,7 +130,8 @@ def test_timeseries_shape_and_values(e2e):
 
     units = n_units(sc.structure)
     weeks = sc.weeks + 1  # week 0 .. weeks, every week recorded
-    per_run = weeks * len(sc.bundles) * (units + len(ORG_KINDS) + 1)
+    kinds = set(ORG_KINDS) - {"icu"}  # no ICUs unless icu_units_per_trust > 0
+    per_run = weeks * len(sc.bundles) * (units + len(kinds) + 1)
     assert len(ts) == len(sc.strategies) * 2 * per_run
 
     assert set(ts["week"]) == set(range(sc.weeks + 1))
@@ -141,7 +142,7 @@ def test_timeseries_shape_and_values(e2e):
     assert (ts["seed"] == ts["replicate"].map(dict(enumerate(seeds)))).all()
     level = ts["level"].astype(str)
     assert ts.loc[level == "unit", "entity"].nunique() == units
-    assert set(ts.loc[level == "kind", "entity"]) == set(ORG_KINDS)
+    assert set(ts.loc[level == "kind", "entity"]) == kinds
     assert set(ts.loc[level == "system", "entity"]) == {"all"}
 
     for m in METRICS:

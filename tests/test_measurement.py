@@ -65,7 +65,10 @@ def test_observed_series_converge_to_the_true_ones_as_the_sample_grows():
         errors[n] = (np.abs(g["observed_share"] - g["true_share"]).max(),
                      np.abs(c["observed_compliance"] - c["true_compliance"]).max())
         # the true series does not depend on the sample, and starts at the calibrated share
-        assert g.loc[g["baseline"], "true_share"].to_numpy() == pytest.approx(0.16, abs=1e-9)
+        share0 = 1 - math.exp(-sc.patients["all_cause_harm_rate_hospital"]
+                              * sc.measurement["length_of_stay_days"] / 7)
+        assert share0 == pytest.approx(0.16, abs=1e-4)  # the GTT's 16% (2010-2011)
+        assert g.loc[g["baseline"], "true_share"].to_numpy() == pytest.approx(share0, abs=1e-12)
     big_gtt, big_audit = errors[100_000]
     # 4.5 sd of a binomial share with n = 100,000 at p ≈ 0.16 is 0.0052
     assert big_gtt < 0.0052 and big_audit < 0.0052
@@ -104,15 +107,16 @@ def test_gtt_months_of_a_run_without_change_scatter_binomially():
     assert abs(z.mean()) < 4 / math.sqrt(len(z))
 
 
-def test_background_harm_calibrates_the_baseline_share():
+def test_background_harm_is_the_all_cause_residual():
     hazard0 = np.array([0.01, 0.02, 0.0])
     adm = np.array([20.0, 10.0, 5.0])
     los = 4.5 / 7
-    bg = gtt.background_hazard(hazard0, adm, los, 0.15)
-    assert bg > 0
-    assert float(gtt.true_share(hazard0 + bg, adm, los)) == pytest.approx(0.15, abs=1e-9)
-    # modelled harm alone above the target: no background, the series starts higher
-    assert gtt.background_hazard(np.full(3, 1.0), adm, los, 0.15) == 0.0
+    all_cause = np.full(3, -np.log(1 - 0.15) / los)
+    bg = gtt.background_hazard(hazard0, all_cause)
+    assert (bg > 0).all()
+    # the week-0 hazard is the all-cause rate on every unit, so the share is 15% by construction
+    assert float(gtt.true_share(hazard0 + bg, adm, los)) == pytest.approx(0.15, abs=1e-12)
+    assert gtt.background_hazard(np.full(3, 1.0), all_cause).tolist() == [0.0, 0.0, 0.0]
 
 
 # --- false signals without change --------------------------------------------------------------
@@ -294,7 +298,7 @@ def test_survey_without_figures_reports_the_model_climate():
 @pytest.mark.parametrize("table, field", [
     ({"gtt_records_per_month": -1}, "gtt_records_per_month"),
     ({"month_weeks": 0}, "month_weeks"),
-    ({"baseline_harm_share": 1.5}, "baseline_harm_share"),
+    ({"baseline_harm_share": 0.16}, "baseline_harm_share"),  # retired: all_cause_harm_rate
     ({"severity_share_E": 0.5}, "severity_share_E"),
     ({"teamwork_positive": 60.0}, "safety_climate_positive"),
     ({"teamwork_positive": 160.0, "safety_climate_positive": 50.0}, "teamwork_positive"),

@@ -305,3 +305,14 @@ def test_an_override_resolves_the_pathways_file_against_the_scenario(tmp_path: P
     np.testing.assert_array_equal(build_world(sc, 1).dyads.volume, [2.5])
     with pytest.raises(InputError, match=r"network\.pathways_file.*not found"):
         load_scenario(tmp_path / "s.toml").with_overrides(network={"pathways_file": "x.csv"})
+
+
+def test_intensive_care_units_have_no_municipal_pathway() -> None:
+    """ICU patients move on to a ward, not home: no dyad starts or ends at an ICU unit."""
+    sc = scenario(structure={**SMALL, "icu_units_per_trust": 2})
+    w = build_world(sc, 3)
+    icu = np.flatnonzero(w.pop.unit_kind == KIND_CODE["icu"])
+    assert len(icu) == 4
+    d = w.dyads
+    assert len(d.from_unit) > 0
+    assert not np.isin(d.from_unit, icu).any() and not np.isin(d.to_unit, icu).any()

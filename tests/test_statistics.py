@@ -68,7 +68,8 @@ def test_catalogue_declares_every_summary_outcome_once(reported):
     store, _ = reported
     summary = open_results(store).summary
     keys = ("run_id", "arm", "point", "replicate", "seed", "bundle")
-    descriptors = ("support_end_week", "launch_week", "sustainability_undefined")
+    descriptors = ("support_end_week", "launch_week", "sustainability_undefined",
+                   "harm_rate_indicator_unit")
     columns = [c for c in summary.columns if c not in keys + descriptors]
     assert sorted(columns) == sorted(OUTCOMES) and len(columns) == len(OUTCOMES)
     assert OUTPUT_COLUMNS == tuple(OUTCOMES)  # what an SA output may name

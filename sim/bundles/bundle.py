@@ -29,6 +29,40 @@ File format::
     baseline_rate_per_patient_week = { value = 0.002, source = "..." }  # events per patient-week
     relative_risk = { value = 0.8, source = "..." }    # for a patient whose care complied
 
+Harm rates and the all-cause budget
+-----------------------------------
+A bundle's harm is a share of the setting's all-cause harm (``[patients]
+all_cause_harm_rate_<kind>``): the baseline rates of a scenario's bundles in one setting cannot
+sum past it (:func:`check_harm_budget`, a one-line error naming the bundles). An *all-cause*
+bundle (patient-safety management) declares ``scope = "residual"`` and no rate of its own: it
+acts on the residual, the all-cause rate minus the other scenario bundles' rates in that setting.
+
+Device-related harm may be stated in the literature's units, per 1,000 device-days, with the
+device-days per patient-week as its exposure::
+
+    exposure.unit = "catheter-days"
+    exposure.per_patient_week = { value = 4.2, source = "..." }  # catheter-days a patient-week
+    exposure.indicator = "infections per 1,000 catheter-days"
+    baseline_rate_per_1000_exposure = { value = 7.7, source = "..." }  # not the weekly rate
+
+The run reports each bundle's rate per 1,000 exposure units (``harm_rate_indicator``; without
+``exposure``: events per 1,000 patient-days).
+
+Per-patient effect from a programme-level ratio
+-----------------------------------------------
+Instead of ``relative_risk`` a bundle may state the rate ratio a programme observed and the
+all-or-none compliance before and after at which it was observed::
+
+    programme_rate_ratio = { value = 0.34, source = "..." }
+    programme_compliance_before = { value = 0.1, source = "..." }
+    programme_compliance_after = { value = 0.8, source = "..." }
+
+With the rate proportional to ``1 − c (1 − RR)`` the programme ratio is
+``IRR = (1 − c1 (1 − RR)) / (1 − c0 (1 − RR))``, so the per-complied-patient ratio is
+``1 − RR = (1 − IRR) / (c1 − IRR · c0)`` (:func:`per_patient_rr`); no RR in [0, 1] fits unless
+``c1 − IRR · c0 ≥ 1 − IRR``, which is an error. Using the programme ratio as the RR caps the fall
+at full compliance at ``1 − IRR`` even though the programme reached it at partial compliance.
+
 A *cross-boundary* element (a discharge medication list sent by the hospital and taken in by the
 nursing home) is done only when the units on both sides of a care pathway do it, so its
 ``settings`` should include kinds on both sides of the specialist/municipal boundary.
@@ -51,7 +85,15 @@ _TOP_KEYS = {
     "harm", "references",
 }
 _ELEMENT_KEYS = {"name", "title", "roles", "settings", "cross_boundary", "baseline_fidelity"}
-_HARM_KEYS = {"event", "baseline_rate_per_patient_week", "relative_risk", "settings"}
+_HARM_KEYS = {"event", "baseline_rate_per_patient_week", "relative_risk", "settings", "scope",
+              "exposure", "baseline_rate_per_1000_exposure", "programme_rate_ratio",
+              "programme_compliance_before", "programme_compliance_after"}
+_EXPOSURE_KEYS = {"unit", "per_patient_week", "indicator"}
+_RATIO_KEYS = ("programme_rate_ratio", "programme_compliance_before",
+               "programme_compliance_after")
+HARM_SCOPES = ("addressed", "residual")
+ALL_CAUSE_KEY = "all_cause_harm_rate_{kind}"
+"""The ``[patients]`` parameter holding a setting's all-cause harm rate per patient-week."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +118,19 @@ class Harm:
     relative_risk: float  # rate ratio for a patient whose care complied with every element
     sources: dict[str, str] = field(default_factory=dict, compare=False)
     settings: tuple[str, ...] = ()  # where the harm is counted (default: the bundle's settings)
+    # "addressed": a share of all-cause harm; "residual": all-cause harm minus the other bundles'
+    # (baseline_rate is then 0 here and derived per setting by sim.outcomes.harm)
+    scope: str = "addressed"
+    exposure_unit: str = "patient-days"  # the exposure the indicator is stated per 1,000 of
+    exposure_per_patient_week: float = 7.0  # exposure units per patient-week
+    indicator: str = "events per 1,000 patient-days"
+    # (IRR, compliance before, compliance after) when RR was derived from a programme ratio
+    programme_ratio: tuple[float, float, float] | None = None
+
+    @property
+    def residual(self) -> bool:
+        """True for an all-cause bundle that acts on what the other bundles leave."""
+        return self.scope == "residual"
 
 
 @dataclass(frozen=True)
@@ -183,6 +238,36 @@ def bundle_from_dict(data: dict[str, Any], where: str) -> Bundle:
                   complexity, evidence, tuple(elements), sources, where, harm, tuple(refs))
 
 
+def per_patient_rr(irr: float, before: float, after: float) -> float | None:
+    """Per-complied-patient rate ratio from a programme ratio observed from ``before`` to ``after``.
+
+    Rate ∝ 1 − c (1 − RR), so IRR = (1 − c1 (1 − RR)) / (1 − c0 (1 − RR)) and
+    1 − RR = (1 − IRR) / (c1 − IRR · c0). None when no RR in [0, 1] fits.
+    """
+    if irr == 1.0:
+        return 1.0
+    denom = after - irr * before
+    if denom <= 0.0:
+        return None
+    reduction = (1.0 - irr) / denom
+    if not -1e-12 <= reduction <= 1.0 + 1e-12:
+        return None
+    return float(min(1.0, max(0.0, 1.0 - reduction)))
+
+
+def _table(raw: Any, where: str, keys: set[str], required: tuple[str, ...]) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise InputError(where, f"must be a table {{ {', '.join(required)}, ... }}")
+    unknown = set(raw) - keys
+    if unknown:
+        raise InputError(f"{where}.{sorted(unknown)[0]}", "unknown key; known keys are: "
+                         f"{', '.join(sorted(keys))}")
+    for k in required:
+        if k not in raw:
+            raise InputError(f"{where}.{k}", "is required")
+    return raw
+
+
 def _harm(raw: Any, where: str, settings: tuple[str, ...]) -> Harm:
     """Validate a bundle's ``[harm]`` table."""
     if not isinstance(raw, dict):
@@ -192,20 +277,123 @@ def _harm(raw: Any, where: str, settings: tuple[str, ...]) -> Harm:
     if unknown:
         raise InputError(f"{where}.{sorted(unknown)[0]}", "unknown key; known keys are: "
                          f"{', '.join(sorted(_HARM_KEYS))}")
-    missing = [k for k in sorted(_HARM_KEYS - {"settings"}) if k not in raw]
-    if missing:
-        raise InputError(f"{where}.{missing[0]}", "is required")
+    if "event" not in raw:
+        raise InputError(f"{where}.event", "is required")
     event = raw["event"]
     if not isinstance(event, str) or not event.strip():
         raise InputError(f"{where}.event", "must be a non-empty description of the harm")
-    rate, rate_src = _number(raw["baseline_rate_per_patient_week"],
-                             f"{where}.baseline_rate_per_patient_week", 0.0, 1.0)
-    rr, rr_src = _number(raw["relative_risk"], f"{where}.relative_risk", 0.0, 1.0)
+    scope = raw.get("scope", "addressed")
+    if scope not in HARM_SCOPES:
+        raise InputError(f"{where}.scope", f"must be one of {', '.join(HARM_SCOPES)}, got "
+                         f"{scope!r}")
+    sources: dict[str, str] = {}
+    unit, per_week, indicator = "patient-days", 7.0, "events per 1,000 patient-days"
+    if "exposure" in raw:
+        ex = _table(raw["exposure"], f"{where}.exposure", _EXPOSURE_KEYS,
+                    ("unit", "per_patient_week"))
+        unit = ex["unit"]
+        if not isinstance(unit, str) or not unit.strip():
+            raise InputError(f"{where}.exposure.unit", "must name the exposure, e.g. "
+                             "\"catheter-days\"")
+        per_week, sources["exposure"] = _number(
+            ex["per_patient_week"], f"{where}.exposure.per_patient_week", 1e-9, 7.0 * 100)
+        indicator = ex.get("indicator", f"events per 1,000 {unit}")
+        if not isinstance(indicator, str) or not indicator.strip():
+            raise InputError(f"{where}.exposure.indicator", "must be a label such as "
+                             "\"infections per 1,000 catheter-days\"")
+    rate_keys = [k for k in ("baseline_rate_per_patient_week", "baseline_rate_per_1000_exposure")
+                 if k in raw]
+    if scope == "residual":
+        if rate_keys:
+            raise InputError(f"{where}.{rate_keys[0]}", "an all-cause bundle (scope = "
+                             "\"residual\") has no rate of its own: it acts on the all-cause "
+                             "rate ([patients] all_cause_harm_rate_<kind>) minus the other "
+                             "bundles'; remove this key")
+        rate = 0.0
+        sources["baseline_rate_per_patient_week"] = (
+            "derived per setting: the all-cause rate ([patients] all_cause_harm_rate_<kind>) "
+            "minus the other scenario bundles' baseline rates there (scope = residual)")
+    elif len(rate_keys) != 1:
+        raise InputError(f"{where}.baseline_rate_per_patient_week", "give exactly one of "
+                         "baseline_rate_per_patient_week or baseline_rate_per_1000_exposure "
+                         "(with exposure)")
+    elif rate_keys[0] == "baseline_rate_per_1000_exposure":
+        if "exposure" not in raw:
+            raise InputError(f"{where}.exposure", "is required with "
+                             "baseline_rate_per_1000_exposure (the exposure per patient-week)")
+        per_1000, sources["baseline_rate_per_1000_exposure"] = _number(
+            raw["baseline_rate_per_1000_exposure"], f"{where}.baseline_rate_per_1000_exposure",
+            0.0, 1000.0)
+        rate = per_1000 / 1000.0 * per_week
+        sources["baseline_rate_per_patient_week"] = (
+            f"derived: {per_1000:g} per 1,000 {unit} × {per_week:g} {unit} per patient-week; "
+            f"{sources['baseline_rate_per_1000_exposure']}; exposure: {sources['exposure']}")
+        if rate > 1.0:
+            raise InputError(f"{where}.baseline_rate_per_1000_exposure", f"gives {rate:g} "
+                             "events per patient-week, above 1; check the rate and the exposure")
+    else:
+        rate, sources["baseline_rate_per_patient_week"] = _number(
+            raw["baseline_rate_per_patient_week"], f"{where}.baseline_rate_per_patient_week",
+            0.0, 1.0)
+    ratio = None
+    given = [k for k in _RATIO_KEYS if k in raw]
+    if given and len(given) < len(_RATIO_KEYS):
+        missing = next(k for k in _RATIO_KEYS if k not in raw)
+        raise InputError(f"{where}.{missing}", f"is required with {given[0]} (the programme "
+                         "ratio and the compliance before and after at which it was observed)")
+    if ("relative_risk" in raw) == bool(given):
+        raise InputError(f"{where}.relative_risk", "is required, or instead "
+                         "programme_rate_ratio with programme_compliance_before and "
+                         "programme_compliance_after (give one of the two)")
+    if "relative_risk" in raw:
+        rr, sources["relative_risk"] = _number(raw["relative_risk"], f"{where}.relative_risk",
+                                               0.0, 1.0)
+    else:
+        irr, irr_src = _number(raw["programme_rate_ratio"], f"{where}.programme_rate_ratio",
+                               0.0, 1.0)
+        c0, c0_src = _number(raw["programme_compliance_before"],
+                             f"{where}.programme_compliance_before", 0.0, 1.0)
+        c1, c1_src = _number(raw["programme_compliance_after"],
+                             f"{where}.programme_compliance_after", 0.0, 1.0)
+        derived = per_patient_rr(irr, c0, c1)
+        if derived is None:
+            raise InputError(f"{where}.programme_rate_ratio", f"no per-patient relative risk in "
+                             f"[0, 1] gives a programme ratio of {irr:g} when compliance rises "
+                             f"from {c0:g} to {c1:g} (needs compliance_after − ratio × "
+                             "compliance_before ≥ 1 − ratio); check the three figures")
+        rr, ratio = derived, (irr, c0, c1)
+        sources["relative_risk"] = (f"derived: 1 − RR = (1 − {irr:g}) / ({c1:g} − {irr:g} × "
+                                    f"{c0:g}) from the programme ratio. Ratio: {irr_src}. "
+                                    f"Compliance before: {c0_src}. After: {c1_src}")
     harm_settings = settings
     if "settings" in raw:
         harm_settings = _str_list(raw["settings"], f"{where}.settings", settings)
-    return Harm(event, rate, rr, {"baseline_rate_per_patient_week": rate_src,
-                                  "relative_risk": rr_src}, harm_settings)
+    return Harm(event, rate, rr, sources, harm_settings, scope, unit, per_week, indicator, ratio)
+
+
+def check_harm_budget(bundles: list[Bundle], patients: dict[str, Any], where: str) -> None:
+    """Bundle-addressed harm rates of one setting cannot sum past its all-cause rate.
+
+    Harm types overlap otherwise (counted twice), and the GTT background would have to be
+    negative. At most one all-cause (residual) bundle may count harm in a setting.
+    """
+    for kind in ORG_KINDS:
+        key = ALL_CAUSE_KEY.format(kind=kind)
+        counted = [b for b in bundles if b.harm is not None and kind in b.harm.settings]
+        residual = [b.name for b in counted if b.harm.residual]
+        if len(residual) > 1:
+            raise InputError(f"{where}: bundles", f"{' and '.join(residual)} are both all-cause "
+                             f"(scope = \"residual\") in {kind}: the residual harm would count "
+                             "twice; keep one")
+        addressed = [b for b in counted if not b.harm.residual]
+        total = sum(b.harm.baseline_rate for b in addressed)
+        limit = patients[key]
+        if total > limit * (1 + 1e-9):
+            names = ", ".join(f"{b.name} {b.harm.baseline_rate:g}" for b in addressed)
+            raise InputError(f"{where}: bundles", f"in {kind} the bundles' baseline harm rates "
+                             f"sum to {total:.4g} per patient-week ({names}), above the all-cause "
+                             f"rate {limit:g} (patients.{key}); drop a bundle, lower its rate or "
+                             f"raise patients.{key}")
 
 
 def load_bundle_file(path: str | Path) -> Bundle:

@@ -12,6 +12,13 @@ rises by ``response`` × gap on the log-hazard scale and seeing the data reinfor
 (``support``). Audit and feedback gives small to moderate gains, larger when baseline performance
 is low (Ivers et al. 2012, Cochrane: median +4.3 percentage points); the levers are assumptions.
 This is the feedback loop of SPEC §5.
+
+``feedback = "outcome"`` feeds back an outcome indicator instead, as Keystone fed back infection
+rates: the unit's expected harm rate over the period (per 1,000 exposure units, e.g. infections
+per 1,000 catheter-days, :func:`sim.outcomes.harm.unit_rate_indicator`) relative to its week-0
+rate, and the gap is ``max(0, rate / baseline rate − target_rate_ratio)`` (0 where the bundle's
+harm is not counted). The compliance audit is still drawn and kept in ``observations``. The
+default (``"compliance"``) is the behaviour above, unchanged.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from sim.interventions.base import Intervention
-from sim.outcomes import audit
+from sim.outcomes import audit, harm
 from sim.params import P, ParamSet
 
 if TYPE_CHECKING:
@@ -45,6 +52,13 @@ class AuditFeedback(Intervention):
           source="assumption, sized so the gain is modest (Ivers et al. 2012: +4.3 points)"),
         P("support", 0.2, "Reinforcement from seeing one's own data (0–1).", unit="share",
           low=0.0, high=1.0, source="assumption, small as in Ivers et al. 2012"),
+        P("feedback", "compliance", "What is fed back: the audited all-or-none compliance "
+          "('compliance') or the unit's harm-rate indicator relative to its week-0 rate "
+          "('outcome', e.g. infections per 1,000 catheter-days).",
+          choices=("compliance", "outcome")),
+        P("target_rate_ratio", 0.5, "With feedback = 'outcome': the harm rate the unit aims "
+          "for, as a share of its week-0 rate.", unit="share", low=0.0, high=1.0,
+          source="assumption"),
         P("cost_per_audit", 800.0, "Cost per unit, bundle and audit (NOK).", unit="NOK",
           low=0.0, high=1e6, source="assumption: ~1.5 h of a nurse's time"),
     ))
@@ -80,6 +94,9 @@ class AuditFeedback(Intervention):
             x[ui, bj] = counts
             self.gap[np.ix_(units, bundles)] = np.maximum(0.0,
                                                           self.pars["target_compliance"] - x / n)
+            if self.pars["feedback"] == "outcome":
+                self.gap[np.ix_(units, bundles)] = self._outcome_gap(model, true_all)[
+                    np.ix_(units, bundles)]
             self._audits.append(audit.frame(
                 np.array([u for u, _ in names], object), np.array([b for _, b in names], object),
                 np.full(len(names), period), self.pars["interval_weeks"], true[ui, bj], n,
@@ -90,6 +107,18 @@ class AuditFeedback(Intervention):
         for b in bundles:
             model.levers.push(self.units, b, self.pars["response"] * self.gap[self.units, b])
         self.give_support(model, self.units, support=self.pars["support"])
+
+    def _outcome_gap(self, model: ImplementationModel, period_compliance: np.ndarray
+                     ) -> np.ndarray:
+        """(U, B) gap of the period's harm-rate indicator, relative to week 0, above the target."""
+        exposure = harm.exposure_per_patient_week(model.world.bundles)
+        args = (model._harm_counted, model._harm_rate, model._harm_rr, exposure)
+        now = harm.unit_rate_indicator(*args, period_compliance)
+        base = harm.unit_rate_indicator(*args, model.recorder.compliance[0])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = now / base
+        gap = np.clip(ratio - self.pars["target_rate_ratio"], 0.0, 1.0)
+        return np.nan_to_num(gap, nan=0.0).astype(np.float32)
 
     def observations(self, model: ImplementationModel) -> pd.DataFrame:
         """The audits fed back so far, one row per unit, bundle and period.

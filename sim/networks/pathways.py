@@ -72,18 +72,25 @@ class CarePathways:
         return np.bincount(self.from_unit, self.volume, minlength=self.n_units)
 
 
+#: Specialist kinds whose patients are discharged to municipal services. Intensive-care patients
+#: move on to a ward, not home (assumption), so an ICU has no municipal pathway of its own.
+DISCHARGING_KINDS = ("hospital", "mental_health")
+
+
 def _specialist(pop: Population) -> np.ndarray:
     return np.isin(pop.unit_kind, [KIND_CODE[k] for k in SPECIALIST_KINDS])
 
 
 def discharges(pop: Population, census: np.ndarray, los_days: dict[str, float]) -> np.ndarray:
-    """(U,) patients a specialist unit discharges a week, ``census × 7 / LOS`` (0 elsewhere).
+    """(U,) patients a ward or mental-health unit discharges a week, ``census × 7 / LOS``.
+
+    0 elsewhere: municipal services receive, intensive-care units pass patients to wards.
 
     ``los_days`` maps specialist kinds to their mean length of stay; a kind not listed uses the
     somatic hospital's.
     """
     out = np.zeros(pop.n_units)
-    for kind in SPECIALIST_KINDS:
+    for kind in DISCHARGING_KINDS:
         mask = pop.unit_kind == KIND_CODE[kind]
         out[mask] = census[mask] * 7.0 / los_days.get(kind, los_days["hospital"])
     return out

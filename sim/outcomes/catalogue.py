@@ -104,6 +104,10 @@ _DECLARED = (
     Outcome("harm_averted_vs_baseline", "harm averted vs week 0", "events",
             "harm events averted against staying at week-0 compliance (not against a "
             "comparator: see harm_averted)", True, summed=True),
+    Outcome("harm_rate_indicator", "harm rate", "events per 1,000 exposure units (the "
+            "bundle's own unit in harm_rate_indicator_unit)",
+            "expected harm events per 1,000 exposure units (e.g. catheter-days) in the last "
+            "recorded week", False),
     Outcome("weeks_to_50pct_compliance", "weeks to 50% compliance", "weeks",
             "first week system compliance reached 50% (NaN if never)", False),
     Outcome("weeks_to_80pct_compliance", "weeks to 80% compliance", "weeks",

@@ -11,14 +11,18 @@ From harm rates to "share of admissions with ≥ 1 harm"
 -----------------------------------------------------
 - The model counts bundle harm per patient-week (:mod:`sim.outcomes.harm`): on unit *u* in week
   *t*, bundle *b* causes harm at ``rate_b (1 − c_ub(t) (1 − RR_b))`` per patient-week.
-- Only somatic hospital units (kind ``hospital``) are in the GTT population: the national review
-  samples somatic admissions.
-- A unit admits ``census_u × 7 / LOS`` patients a week (``length_of_stay_days``, declared).
-- Harm types that no modelled bundle addresses form a **background** hazard ``λ_bg`` per
-  patient-week, the same on every ward of a trust. It is calibrated once per trust so that the
-  true share at week 0 (baseline compliance) equals ``baseline_harm_share`` (SPEC §11). If the
-  modelled bundles alone already exceed that share, ``λ_bg = 0`` and the true series starts
-  higher (``background_rate`` in the output is then 0).
+- Only somatic hospital units (kinds ``hospital`` and ``icu``) are in the GTT population: the
+  national review samples somatic admissions.
+- A unit admits ``census_u × 7 / LOS`` patients a week (``length_of_stay_days``, declared; the
+  same for ICU stays, assumption).
+- Harm types that no modelled bundle addresses form a **background** hazard ``λ_bg,u`` per
+  patient-week: the unit's all-cause rate ``[patients] all_cause_harm_rate_<kind>`` (the one
+  source of truth for harm at week 0) minus the bundles' week-0 hazard on the unit. It is fixed
+  through the run, so the week-0 hazard of every unit equals its all-cause rate by construction
+  and the week-0 true share of a somatic ward is ``1 − exp(−rate × LOS / 7)``: 16.0% with the
+  defaults (0.2712 per patient-week, 4.5 days), the GTT's 15.9-16.1% of 2010-2011. The
+  scenario check (bundle rates cannot sum past the all-cause rate) keeps ``λ_bg,u ≥ 0``;
+  ``background_rate`` in the output is its admission-weighted mean over the trust's units.
 - Harms during a stay are a Poisson process, so an admission of ``LOS`` weeks on unit *u* has
   ``Poisson(λ_u L)`` harms and ``P(≥ 1 harm) = 1 − exp(−λ_u L)`` with
   ``λ_u = λ_bg + Σ_b rate_b (1 − c_ub (1 − RR_b))`` (hazards add: independent harm types;
@@ -46,7 +50,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import brentq
 
 from sim.outcomes import harm
 from sim.population import KIND_CODE, Population
@@ -61,6 +64,10 @@ COLUMNS = ("trust", "month", "week", "baseline", "admissions", "true_share",
            *(f"harms_{s}" for s in SEVERITIES), "observed_harms_per_100", "background_rate")
 
 
+SOMATIC_CODES = (KIND_CODE["hospital"], KIND_CODE["icu"])
+"""Organisation kinds whose stays the GTT samples (somatic hospital care, ICUs included)."""
+
+
 @dataclass(frozen=True)
 class HospitalFlow:
     """Somatic hospital units of one trust, the GTT's sampling frame."""
@@ -72,12 +79,12 @@ class HospitalFlow:
 
 
 def hospital_flows(pop: Population, census: np.ndarray, los_days: float) -> list[HospitalFlow]:
-    """One flow per hospital trust with at least one somatic hospital unit."""
+    """One flow per hospital trust with at least one somatic hospital (or ICU) unit."""
     kind = pop.unit_kind
     trust = pop.org_trust[pop.unit_org]
     out = []
     for t in np.unique(trust):
-        units = np.flatnonzero((trust == t) & (kind == KIND_CODE["hospital"]))
+        units = np.flatnonzero((trust == t) & np.isin(kind, SOMATIC_CODES))
         adm = census[units] * 7.0 / los_days
         if len(units) and adm.sum() > 0:
             out.append(HospitalFlow(f"Trust {int(t) + 1}", units, adm, los_days / 7.0))
@@ -97,21 +104,13 @@ def true_share(hazard: np.ndarray, admissions: np.ndarray, los_weeks: float) -> 
     return (p * admissions).sum(axis=-1) / admissions.sum()
 
 
-def background_hazard(hazard0: np.ndarray, admissions: np.ndarray, los_weeks: float,
-                      target_share: float) -> float:
-    """The background hazard λ_bg ≥ 0 that makes the week-0 true share equal ``target_share``.
+def background_hazard(hazard0: np.ndarray, all_cause: np.ndarray) -> np.ndarray:
+    """(H,) background hazard per unit: all-cause rate minus the bundles' week-0 hazard.
 
-    The share rises monotonically with λ_bg; at ``λ = −ln(1 − target) / L`` every unit alone
-    reaches the target, which brackets the root. Returns 0 when the modelled harm alone is at or
-    above the target.
+    Harm no modelled bundle addresses; ≥ 0 when the scenario's bundle rates fit the all-cause
+    budget (checked when it is read), clipped at 0 against rounding only.
     """
-    def gap(lam: float) -> float:
-        return float(true_share(hazard0 + lam, admissions, los_weeks)) - target_share
-
-    if gap(0.0) >= 0.0:
-        return 0.0
-    hi = -np.log1p(-target_share) / los_weeks
-    return float(brentq(gap, 0.0, hi, xtol=1e-12))
+    return np.maximum(np.asarray(all_cause, float) - np.asarray(hazard0, float), 0.0)
 
 
 def weekly(values: np.ndarray, weeks: Sequence[int], horizon: int) -> np.ndarray:
@@ -143,7 +142,7 @@ def sample_records(rng: np.random.Generator, admissions: np.ndarray, hazard: np.
     return int((harms > 0).sum()), total, rng.multinomial(total, severity_shares)
 
 
-def trust_series(flow: HospitalFlow, hazard_weekly: np.ndarray, background: float,
+def trust_series(flow: HospitalFlow, hazard_weekly: np.ndarray, background: np.ndarray,
                  records: int, month_weeks: int, baseline_months: int,
                  severity_shares: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
     """Observed and true monthly GTT series of one trust.
@@ -170,7 +169,8 @@ def trust_series(flow: HospitalFlow, hazard_weekly: np.ndarray, background: floa
             "records": records, "records_harmed": harmed,
             "observed_share": harmed / records if records else np.nan, "harms": total,
             "observed_harms_per_100": 100.0 * total / records if records else np.nan,
-            "background_rate": background,
+            "background_rate": float((np.broadcast_to(background, adm.shape) * adm).sum()
+                                     / adm.sum()),
         }
         row.update({f"harms_{s}": int(v) for s, v in zip(SEVERITIES, by_sev, strict=True)})
         rows.append(row)

@@ -96,16 +96,16 @@ def observe(scenario: Scenario, world: World, model: ImplementationModel, seed: 
 
     # Global Trigger Tool per trust
     census = harm.unit_census(pop, scenario.patients, scenario.structure)
-    counted, rate, rr = harm.harm_tables(pop, world.bundles)
+    counted, rate, rr = harm.harm_tables(pop, world.bundles, scenario.patients)
     hazard = gtt.modelled_hazard(rec.compliance, counted, rate, rr)  # (T, U)
+    all_cause = harm.all_cause_rate(pop, scenario.patients)
     shares = np.array([m[s] for s in SEVERITY_KEYS])
     shares = shares / shares.sum()
     gtt_frames = []
     if m["gtt_records_per_month"] > 0:
         for flow in gtt.hospital_flows(pop, census, m["length_of_stay_days"]):
             weekly = gtt.weekly(hazard[:, flow.units], rec.weeks, horizon)
-            bg = gtt.background_hazard(weekly[0], flow.admissions, flow.los_weeks,
-                                       m["baseline_harm_share"])
+            bg = gtt.background_hazard(weekly[0], all_cause[flow.units])
             series = gtt.trust_series(flow, weekly, bg, m["gtt_records_per_month"],
                                       m["month_weeks"], m["gtt_baseline_months"], shares,
                                       stream(seed, f"measurement:gtt:{flow.trust}"))

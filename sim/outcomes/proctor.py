@@ -16,7 +16,9 @@
   comparator strategy and the cost per harm averted are incremental: they need the comparator's
   paired run and are computed over replicates from mean differences
   (:func:`sim.outcomes.statistics.incremental_table`), never as a per-run ratio;
-- *weeks to 50% / 80%*: first week system compliance (and adoption) reached that level.
+- *weeks to 50% / 80%*: first week system compliance (and adoption) reached that level;
+- *harm rate indicator*: expected events per 1,000 exposure units (catheter-days, patient-days)
+  in the last recorded week, with its unit (:func:`sim.outcomes.harm.run_indicator`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+from sim.outcomes import harm
 
 if TYPE_CHECKING:
     from sim.model import ImplementationModel
@@ -175,4 +179,7 @@ def summarise(model: ImplementationModel) -> pd.DataFrame:
             "harm_expected": float(model.harm_expected[b]),
             "harm_averted_vs_baseline": averted,
         })
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    # --- harm rate in the literature's units (issue 14; computed in sim.outcomes.harm) ---
+    out["harm_rate_indicator"], out["harm_rate_indicator_unit"] = harm.run_indicator(model)
+    return out
