@@ -232,6 +232,7 @@ def scenario_from_dict(data: dict[str, Any], path: str, base_dir: Path) -> Scena
                          f"strategies: {', '.join(s.name for s in strategies)}")
     if not scenario.network["file"]:
         _check_structure(scenario.structure, f"{path}: structure")
+        _check_bundle_settings(bundles, scenario.structure, f"{path}: bundles")
     check_harm_budget(bundles, scenario.patients, path)
     for s in strategies:  # validate every intervention now, not in the middle of a run
         scenario.build_interventions(s)
@@ -301,6 +302,38 @@ def _check_structure(s: dict[str, Any], where: str) -> None:
         raise InputError(where, "has no units: set wards_per_trust, icu_units_per_trust, "
                          "municipalities_per_trust "
                          "or the per-municipality counts above 0")
+
+
+def _kind_units(s: dict[str, Any]) -> dict[str, int]:
+    """Units of each organisation kind per trust in a generated catchment."""
+    m = s["municipalities_per_trust"]
+    return {"hospital": s["wards_per_trust"], "mental_health": s["mental_health_units_per_trust"],
+            "icu": s["icu_units_per_trust"],
+            "nursing_home": m * s["nursing_homes_per_municipality"] * s["units_per_nursing_home"],
+            "home_care": m * s["home_care_teams_per_municipality"],
+            "gp": m * s["gp_practices_per_municipality"]}
+
+
+_KIND_KEY = {"hospital": "wards_per_trust", "mental_health": "mental_health_units_per_trust",
+             "icu": "icu_units_per_trust", "nursing_home": "nursing_homes_per_municipality",
+             "home_care": "home_care_teams_per_municipality",
+             "gp": "gp_practices_per_municipality"}
+
+
+def _check_bundle_settings(bundles: list[Bundle], s: dict[str, Any], where: str) -> None:
+    """Every bundle must apply somewhere in a generated catchment (else it runs as all NaN).
+
+    Checked when a scenario file is read, not on overrides: the explorer and experiments may
+    shrink a structure on purpose, and a bundle then shows NaN where it has no units.
+    """
+    units = _kind_units(s)
+    for b in bundles:
+        if not any(units[k] for k in b.settings):
+            keys = ", ".join(sorted({_KIND_KEY[k] for k in b.settings}))
+            raise InputError(f"{where}: {b.name}", f"applies only in {', '.join(b.settings)}, "
+                             f"and the structure has no such units: set {keys} above 0 in "
+                             "[structure], or drop the bundle")
+
 
 
 def _resolve_path(value: str, base_dir: Path, where: str) -> Path:

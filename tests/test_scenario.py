@@ -360,3 +360,15 @@ def test_unknown_unit_name_raises_naming_the_field(tmp_path):
         ImplementationModel(sc, "s", seed=1)
     assert_contains(str(info.value), str(path), "interventions[0]", "units",
                     "'Nowhere ward 9'", "Trust 1 hospital ward 1")
+
+
+def test_a_bundle_with_no_units_in_the_structure_is_a_clear_error(tmp_path) -> None:
+    """The central-line bundle is done in ICUs: without ICU units it would run as all NaN."""
+    path = tmp_path / "no_icu.toml"
+    path.write_text('bundles = ["central_line_infection"]\n[[strategies]]\nname = "a"\n')
+    with pytest.raises(InputError, match=r"no_icu.toml: bundles: central_line_infection: "
+                       r"applies only in icu.*icu_units_per_trust"):
+        load_scenario(path)
+    path.write_text('bundles = ["central_line_infection"]\n[structure]\n'
+                    'icu_units_per_trust = 1\n[[strategies]]\nname = "a"\n')
+    assert load_scenario(path).bundle_names == ["central_line_infection"]
