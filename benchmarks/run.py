@@ -50,9 +50,11 @@ def _measure(path: str | None, weeks: int | None, queue: mp.Queue) -> None:
     t2 = time.perf_counter()
     model.run()
     t3 = time.perf_counter()
-    model.recorder.table(world.pop.unit_name, world.pop.unit_kind, sc.bundle_names,
-                         world.eligible_per_unit, sc.parameters["penetration_threshold"],
-                         sc.output["unit_level"])
+    model.recorder.table(world.pop, sc.bundle_names, world.eligible_per_unit,
+                         sc.parameters["penetration_threshold"], sc.output)
+    if sc.output["elements"]:  # what a run builds (sim.simulate.run)
+        model.recorder.element_table(world.pop, sc.bundles, world.element_bundle,
+                                     world.eligible_per_unit, sc.output)
     t4 = time.perf_counter()
     queue.put({"staff": world.pop.n_staff, "bundles": len(sc.bundles),
                "elements": len(world.element_bundle), "ties": int(world.adjacency.nnz),

@@ -132,7 +132,8 @@ class ImplementationModel(mesa.Model):
         every = scenario.output["every_weeks"]
         weeks = sorted({*range(0, scenario.weeks + 1, every), scenario.weeks,
                         *sustainability_weeks(self)})
-        self.recorder = Recorder(n_units, n_b, weeks)
+        self.recorder = Recorder(n_units, n_b, weeks,
+                                 len(w.element_bundle) if scenario.output["elements"] else 0)
         # Mesa agents (organisations, units, staff) are made on first access: a batch of runs
         # or a national run needs none.
         week0 = Week(self)

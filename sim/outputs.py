@@ -1,8 +1,9 @@
 """The files of a run: what ``implsim run`` writes, as a library function.
 
 :func:`write_run` writes a :class:`sim.simulate.RunResult` into a directory the way the command
-line does (time series, summary, arm comparison, SPC charts, measurement tables, manifest and
-uptake plot), so notebooks and the UI write the same files from the same code.
+line does (time series, summary, end-of-run figures per level, element performance, arm
+comparison, SPC charts, measurement tables, manifest and uptake plot), so notebooks and the UI
+write the same files from the same code.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ def write_run(result: RunResult, scenario: Scenario, out: str | Path, *, seed: i
     (:func:`sim.simulate.run_replicates`); they go into the manifest with the replicate seeds.
     """
     from sim.errors import output_dir
+    from sim.outcomes.recorder import level_summary
     from sim.outcomes.statistics import compare_arms
     from sim.plots.comparison import plot_comparison
     from sim.plots.uptake import plot_uptake
@@ -34,7 +36,11 @@ def write_run(result: RunResult, scenario: Scenario, out: str | Path, *, seed: i
     out = output_dir(out)
     result.timeseries.to_parquet(out / "timeseries.parquet", index=False)
     result.summary.to_csv(out / "summary.csv", index=False)
-    files = ["timeseries.parquet", "summary.csv", "uptake.png"]
+    level_summary(result.timeseries).to_csv(out / "levels.csv", index=False)
+    files = ["timeseries.parquet", "summary.csv", "levels.csv", "uptake.png"]
+    if len(result.elements):
+        result.elements.to_parquet(out / "elements.parquet", index=False)
+        files.append("elements.parquet")
     comparison = compare_arms(result.summary, scenario.comparator_name)
     comparison.to_csv(out / "comparison.csv", index=False)
     plot_comparison(comparison, out / "comparison.png", scenario.name)

@@ -169,6 +169,8 @@ specialist care; the rest are municipal/primary care, so ties between the two gr
 care boundary. The GTT counts ICU stays as somatic hospital stays."""
 SPECIALIST_KINDS = ("hospital", "mental_health", "icu")
 ROLES = ("nurse", "physician", "care_worker", "pharmacist", "therapist", "manager")
+LEVELS = ("unit", "organisation", "municipality", "trust", "kind", "system")
+"""Levels of the time series, finest first (:mod:`sim.outcomes.recorder` aggregates them)."""
 
 
 # --- Behaviour of staff: the mechanisms of SPEC §5 ---------------------------------------------

@@ -17,6 +17,7 @@ from sim.errors import InputError
 from sim.model import ImplementationModel
 from sim.outcomes import audit, observe
 from sim.outcomes.proctor import summarise
+from sim.params import LEVELS
 from sim.rng import replicate_seeds
 from sim.scenario import Scenario
 from sim.world import World, build_world
@@ -36,6 +37,8 @@ class RunResult:
     spc: pd.DataFrame = field(default_factory=pd.DataFrame)
     #: With a [measurement] section: gtt, compliance_observed, detection, survey tables.
     measurement: dict[str, pd.DataFrame] = field(default_factory=dict)
+    #: Element performance per unit and level (``[output] elements``; empty when off).
+    elements: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def preflight(scenario: Scenario, seed: int | None = None) -> World:
@@ -67,16 +70,19 @@ def run(scenario: Scenario, seed: int, replicate: int = 0,
     """Run every strategy of ``scenario`` once with run seed ``seed``."""
     world = build_world(scenario, seed)
     spc_idx = check_units(world, spc_units, "--spc-units") if spc_units else []
-    series, summaries, spc = [], [], []
+    series, summaries, spc, elements = [], [], [], []
     measured: list[dict[str, pd.DataFrame]] = []
     for strategy in scenario.strategies:
         model = ImplementationModel(scenario, strategy, seed, world)
         model.datacollector = None  # the recorder keeps what a run reports; no Mesa collection
         model.run(on_week)
-        ts = model.recorder.table(
-            world.pop.unit_name, world.pop.unit_kind, scenario.bundle_names,
-            world.eligible_per_unit, scenario.parameters["penetration_threshold"],
-            scenario.output["unit_level"])
+        ts = model.recorder.table(world.pop, scenario.bundle_names, world.eligible_per_unit,
+                                  scenario.parameters["penetration_threshold"], scenario.output)
+        if scenario.output["elements"]:
+            el = model.recorder.element_table(world.pop, scenario.bundles, world.element_bundle,
+                                              world.eligible_per_unit, scenario.output)
+            elements.append(_label(el, _strategy_column(scenario, strategy.name, len(el)),
+                                   replicate, seed))
         summaries.append(_label(summarise(model), strategy.name, replicate, seed))
         series.append(_label(ts, _strategy_column(scenario, strategy.name, len(ts)), replicate,
                              seed))
@@ -92,7 +98,8 @@ def run(scenario: Scenario, seed: int, replicate: int = 0,
     return RunResult(_tidy(pd.concat(series, ignore_index=True), scenario),
                      pd.concat(summaries, ignore_index=True),
                      pd.concat(spc, ignore_index=True) if spc else pd.DataFrame(),
-                     observe.concat(measured))
+                     observe.concat(measured),
+                     pd.concat(elements, ignore_index=True) if elements else pd.DataFrame())
 
 
 def _strategy_column(scenario: Scenario, name: str, n: int) -> pd.Categorical:
@@ -116,7 +123,7 @@ def _tidy(ts: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
     """Fixed categories for the text columns (a no-op when they already have them)."""
     for column, categories in (("strategy", [s.name for s in scenario.strategies]),
                                ("bundle", scenario.bundle_names),
-                               ("level", ["unit", "kind", "system"])):
+                               ("level", list(LEVELS))):
         dtype = pd.CategoricalDtype(categories)
         if ts[column].dtype != dtype:
             ts[column] = pd.Categorical(ts[column].astype(str), categories=categories)
@@ -131,7 +138,10 @@ def run_replicates(scenario: Scenario, root_seed: int, replicates: int,
                for k, s in enumerate(replicate_seeds(root_seed, replicates))]
     ts = pd.concat([r.timeseries for r in results], ignore_index=True)
     spc = [r.spc for r in results if len(r.spc)]
+    elements = [r.elements for r in results if len(r.elements)]
     return RunResult(_tidy(ts, scenario),
                      pd.concat([r.summary for r in results], ignore_index=True),
                      pd.concat(spc, ignore_index=True) if spc else pd.DataFrame(),
-                     observe.concat([r.measurement for r in results]))
+                     observe.concat([r.measurement for r in results]),
+                     _tidy(pd.concat(elements, ignore_index=True), scenario) if elements
+                     else pd.DataFrame())

@@ -17,7 +17,7 @@ import pytest
 
 from sim.bundles import shipped_bundles
 from sim.cli import main
-from sim.params import MODEL, ORG_KINDS
+from sim.params import LEVELS, MODEL, ORG_KINDS
 from sim.rng import replicate_seeds
 from sim.scenario import load_scenario
 
@@ -125,13 +125,16 @@ def test_timeseries_shape_and_values(e2e):
     ts = pd.read_parquet(out / "timeseries.parquet")
     assert {"strategy", "replicate", "seed", "week", "bundle", "level", "entity",
             *METRICS} <= set(ts.columns)
-    assert set(ts["level"].astype(str)) == {"unit", "kind", "system"}
+    assert set(ts["level"].astype(str)) == set(LEVELS)
     assert not ts.duplicated(subset=KEY).any()
 
     units = n_units(sc.structure)
     weeks = sc.weeks + 1  # week 0 .. weeks, every week recorded
     kinds = set(ORG_KINDS) - {"icu"}  # no ICUs unless icu_units_per_trust > 0
-    per_run = weeks * len(sc.bundles) * (units + len(kinds) + 1)
+    s = sc.structure  # organisations: hospital, mental health, each municipality's services
+    orgs = 2 + s["municipalities_per_trust"] * (s["nursing_homes_per_municipality"] + 2)
+    munis = s["municipalities_per_trust"] + 1  # + the trust's specialist services
+    per_run = weeks * len(sc.bundles) * (units + orgs + munis + 1 + len(kinds) + 1)
     assert len(ts) == len(sc.strategies) * 2 * per_run
 
     assert set(ts["week"]) == set(range(sc.weeks + 1))

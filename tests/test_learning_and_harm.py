@@ -439,8 +439,8 @@ def test_implemented_is_compliance_at_the_penetration_threshold_for_both_uses():
         seen |= now
         np.testing.assert_array_equal(model.implemented, seen)
     assert seen.any()
-    table = model.recorder.table(model.pop.unit_name, model.pop.unit_kind, sc.bundle_names,
-                                 model.world.eligible_per_unit, thr, unit_level=True)
+    table = model.recorder.table(model.pop, sc.bundle_names, model.world.eligible_per_unit, thr,
+                                 sc.output)
     last = table[(table["level"] == "unit") & (table["week"] == sc.weeks)]
     pen = last.pivot(index="entity", columns="bundle", values="penetration")
     comp = implemented(model.unit_compliance, thr)

@@ -22,6 +22,8 @@ File format::
     settings = ["hospital"]          # optional: where this element is done (default: all settings)
     cross_boundary = false
     baseline_fidelity = { value = 0.55, source = "..." }         # share done before support
+    indicator = { name = "indication recorded", unit = "% of antibiotic prescriptions",
+                  source = "..." }  # optional: the published process indicator it is measured by
 
     [harm]                           # optional for user bundles; shipped bundles all have it
     event = "Clostridioides difficile infection"
@@ -84,7 +86,8 @@ _TOP_KEYS = {
     "name", "title", "description", "settings", "complexity", "evidence_strength", "elements",
     "harm", "references",
 }
-_ELEMENT_KEYS = {"name", "title", "roles", "settings", "cross_boundary", "baseline_fidelity"}
+_ELEMENT_KEYS = {"name", "title", "roles", "settings", "cross_boundary", "baseline_fidelity",
+                 "indicator"}
 _HARM_KEYS = {"event", "baseline_rate_per_patient_week", "relative_risk", "settings", "scope",
               "exposure", "baseline_rate_per_1000_exposure", "programme_rate_ratio",
               "programme_compliance_before", "programme_compliance_after"}
@@ -107,6 +110,27 @@ class Element:
     baseline_fidelity: float
     sources: dict[str, str] = field(default_factory=dict, compare=False)
     settings: tuple[str, ...] = ()  # organisation kinds where it is done
+    indicator: Indicator | None = None  # the process indicator it is measured by, if any
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """A published process indicator an element maps to, so figures compare in their units.
+
+    An element's performance is the share of patients for whom it is done, so only percentage
+    indicators ("% of antibiotic prescriptions with an indication recorded") map to one: the
+    value is performance × 100. Rates (infections per 1,000 catheter-days) are outcomes, not
+    element performance: a bundle's ``[harm] exposure.indicator`` (``harm_rate_indicator``).
+    """
+
+    name: str
+    unit: str  # starts with "%"
+    source: str
+
+    @property
+    def scale(self) -> float:
+        """Indicator value per unit of performance."""
+        return 100.0
 
 
 @dataclass(frozen=True)
@@ -224,7 +248,8 @@ def bundle_from_dict(data: dict[str, Any], where: str) -> Bundle:
         if "settings" in el:
             el_settings = _str_list(el["settings"], f"{ew}.settings", settings)
         elements.append(Element(ename, str(el.get("title", ename)), roles, cross, base,
-                                {"baseline_fidelity": base_src}, el_settings))
+                                {"baseline_fidelity": base_src}, el_settings,
+                                _indicator(el.get("indicator"), f"{ew}.indicator")))
     names = [e.name for e in elements]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -394,6 +419,23 @@ def check_harm_budget(bundles: list[Bundle], patients: dict[str, Any], where: st
                              f"sum to {total:.4g} per patient-week ({names}), above the all-cause "
                              f"rate {limit:g} (patients.{key}); drop a bundle, lower its rate or "
                              f"raise patients.{key}")
+
+
+def _indicator(raw: Any, where: str) -> Indicator | None:
+    """Validate an element's optional ``indicator = { name, unit, source }`` table."""
+    if raw is None:
+        return None
+    keys = ("name", "unit", "source")
+    if not isinstance(raw, dict) or set(raw) != set(keys):
+        raise InputError(where, 'must be a table { name = "...", unit = "% of ...", '
+                         'source = "..." } with exactly these keys')
+    bad = [k for k in keys if not isinstance(raw[k], str) or not raw[k].strip()]
+    if bad:
+        raise InputError(f"{where}.{bad[0]}", "must be a non-empty string")
+    if not raw["unit"].startswith("%"):
+        raise InputError(f"{where}.unit", f"must be a percentage such as \"% of prescriptions\" "
+                         f"(an element's performance is a share of patients), got {raw['unit']!r}")
+    return Indicator(raw["name"], raw["unit"], raw["source"])
 
 
 def load_bundle_file(path: str | Path) -> Bundle:

@@ -42,6 +42,9 @@ def run_one(experiment: Experiment, r: Run) -> tuple[pd.DataFrame, pd.DataFrame]
     levels = _LEVELS[experiment.settings["timeseries"]]
     if "unit" not in levels:  # a copy: the experiment's scenarios are never changed
         scenario = dataclasses.replace(scenario, output={**scenario.output, "unit_level": False})
+    # only the levels the store keeps are built (the store keeps no element table)
+    scenario = dataclasses.replace(scenario, output={
+        **scenario.output, "levels": [lv for lv in levels if lv != "system"], "elements": False})
     result = run_scenario(scenario, r.seed, r.replicate)
     labels = {"run_id": r.run_id, "arm": experiment.arm_names[r.arm], "point": r.point,
               "replicate": r.replicate, "seed": r.seed}
