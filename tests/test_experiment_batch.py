@@ -619,3 +619,15 @@ def test_interrupt_filter_covers_dask_handlers():
         assert handler in DaskInterruptNoise().handlers()
     finally:
         logging.getLogger("distributed").removeHandler(handler)
+
+
+@pytest.mark.parametrize("level", ["trust", "municipality"])
+def test_the_store_keeps_the_chosen_level_and_every_coarser_one(tmp_path: Path, level: str) -> None:
+    """timeseries = "municipality" keeps system, kind, trust and municipality rows, no finer."""
+    path = write_experiment(tmp_path / "exp.toml", 1, 5, 1)
+    path.write_text(path.read_text().replace('timeseries = "system"', f'timeseries = "{level}"'))
+    run_experiment(load_experiment(path), tmp_path / "out", serial=True, quiet=True)
+    ts = ResultStore(tmp_path / "out").read("timeseries")
+    want = {"trust": {"system", "kind", "trust"},
+            "municipality": {"system", "kind", "trust", "municipality"}}[level]
+    assert set(ts["level"]) == want

@@ -51,7 +51,7 @@ from sim.rng import child_seed, replicate_seeds
 from sim.scenario import Scenario, load_scenario, parse_strategy
 from sim.tomlfile import read_toml
 
-TIMESERIES_LEVELS = ("none", "system", "kind", "unit")
+TIMESERIES_LEVELS = ("none", "system", "kind", "trust", "municipality", "organisation", "unit")
 SECTIONS = tuple(FACTOR_SECTIONS)  # what [overrides] may change
 
 TOP = ParamSet("experiment", "Top-level keys of an experiment file.", (
@@ -63,7 +63,8 @@ TOP = ParamSet("experiment", "Top-level keys of an experiment file.", (
     P("seed", 1, "Root seed of the experiment.", low=0, high=2**63 - 1),
     P("common_random_numbers", True, "Replicate k of every arm and point uses the same seed "
       "(paired comparisons)."),
-    P("timeseries", "system", "Time series level kept in the store.",
+    P("timeseries", "system", "Finest time-series level kept in the store (with every coarser "
+      "one: system < kind < trust < municipality < organisation < unit).",
       choices=TIMESERIES_LEVELS),
     P("baseline", "", "The comparator: arm the incremental outcomes and the dashboard's "
       "differences are taken against (default: the first)."),

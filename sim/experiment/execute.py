@@ -27,8 +27,12 @@ from sim.memory import retain_freed_memory
 from sim.progress import Progress
 from sim.simulate import run as run_scenario
 
+# Each choice keeps its level and every coarser one (the time series' levels, sim.params.LEVELS).
 _LEVELS = {"none": (), "system": ("system",), "kind": ("system", "kind"),
-           "unit": ("system", "kind", "unit")}
+           "trust": ("system", "kind", "trust"),
+           "municipality": ("system", "kind", "trust", "municipality"),
+           "organisation": ("system", "kind", "trust", "municipality", "organisation"),
+           "unit": ("system", "kind", "trust", "municipality", "organisation", "unit")}
 
 
 def auto_chunk_size(n_runs: int) -> int:
