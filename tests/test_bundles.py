@@ -241,11 +241,12 @@ def test_implsim_bundles_console_script_lists_all_shipped() -> None:
     assert sorted(line.split()[0] for line in out.strip().splitlines()) == sorted(EXPECTED)
 
 
-def test_antibiotic_hospital_adherence_from_skodvin() -> None:
+def test_antibiotic_hospital_adherence_from_the_western_norway_trial() -> None:
     b = shipped_bundles()["antibiotic_stewardship"]
     choice = {e.name: e for e in b.elements}["guideline_concordant_choice"]
     assert choice.baseline_fidelity == pytest.approx(0.60)
-    assert "Skodvin" in choice.sources["baseline_fidelity"]
+    assert "Wathne et al., Antimicrob Resist Infect Control 2018;7:109" in \
+        choice.sources["baseline_fidelity"]
 
 
 def test_medication_list_accuracy_has_cross_boundary_element() -> None:
