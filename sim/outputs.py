@@ -39,8 +39,11 @@ def write_run(result: RunResult, scenario: Scenario, out: str | Path, *, seed: i
     level_summary(result.timeseries).to_csv(out / "levels.csv", index=False)
     files = ["timeseries.parquet", "summary.csv", "levels.csv", "uptake.png"]
     if len(result.elements):
+        from sim.plots.elements import plot_elements
+
         result.elements.to_parquet(out / "elements.parquet", index=False)
-        files.append("elements.parquet")
+        plot_elements(result.elements, result.timeseries, out / "elements.png", scenario.name)
+        files += ["elements.parquet", "elements.png"]
     comparison = compare_arms(result.summary, scenario.comparator_name)
     comparison.to_csv(out / "comparison.csv", index=False)
     plot_comparison(comparison, out / "comparison.png", scenario.name)

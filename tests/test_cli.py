@@ -29,7 +29,8 @@ SHIPPED = [
     "deteriorating_patient",
     "mental_health_patient_involvement",
 ]
-OUTPUTS = ("timeseries.parquet", "summary.csv", "manifest.json", "uptake.png")
+OUTPUTS = ("timeseries.parquet", "summary.csv", "manifest.json", "uptake.png", "levels.csv",
+           "elements.parquet", "elements.png")
 KEY = ["strategy", "replicate", "week", "bundle", "level", "entity"]
 METRICS = ["adoption", "compliance", "fidelity", "penetration"]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -115,9 +116,10 @@ def test_run_succeeds_and_writes_the_four_files(e2e):
 
 def test_plot_is_a_real_png(e2e):
     _, out, _ = e2e
-    data = (out / "uptake.png").read_bytes()
-    assert data[:8] == PNG_SIGNATURE
-    assert len(data) > 10_000
+    for name in ("uptake.png", "elements.png"):
+        data = (out / name).read_bytes()
+        assert data[:8] == PNG_SIGNATURE, name
+        assert len(data) > 10_000, name
 
 
 def test_timeseries_shape_and_values(e2e):

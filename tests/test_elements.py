@@ -128,3 +128,11 @@ def test_an_indicator_is_a_percentage_with_a_name_and_source():
     with pytest.raises(InputError, match=r"indicator.source"):
         bundle_from_dict(bundle_with({"name": "x", "unit": "% of patients", "source": " "}),
                          "b.toml")
+
+
+def test_element_legend_names_the_indicator_unit_only_where_mapped():
+    from sim.plots.elements import element_label
+
+    assert element_label("indication_documented", "% of antibiotic prescriptions") == \
+        "indication documented [% of antibiotic prescriptions]"
+    assert element_label("review_48_72h", "") == "review 48 72h"
