@@ -71,11 +71,11 @@ def eligibility(pop: Population, bundles: list[Bundle]) -> tuple[np.ndarray, np.
 
 
 def assemble_world(pop: Population, network: CollaborationNetwork, scenario: Scenario,
-                   seed: int) -> World:
+                   seed: int, dyads: CarePathways | None = None) -> World:
     """Derive the static matrices for a population and network.
 
-    Care pathways come from the scenario's pathways file, or are drawn from ``seed``'s
-    ``pathways`` stream.
+    Care pathways (``dyads``, if not given) come from the scenario's pathways file, or are drawn
+    from ``seed``'s ``pathways`` stream.
     """
     params = scenario.parameters
     adjacency = network.influence_matrix()
@@ -87,7 +87,8 @@ def assemble_world(pop: Population, network: CollaborationNetwork, scenario: Sce
     sizes = np.asarray(membership.sum(axis=1)).ravel()
     out_degree = np.asarray(adjacency.sum(axis=1)).ravel()
     unit_degree = (membership @ out_degree) / np.maximum(sizes, 1)
-    dyads = build_pathways(pop, scenario, seed)
+    if dyads is None:
+        dyads = build_pathways(pop, scenario, seed)
     return World(
         pop=pop, network=network, bundles=scenario.bundles, adjacency=adjacency,
         leader_weight=lw, membership=membership, pathways=dyads.matrix(), dyads=dyads,
@@ -118,8 +119,10 @@ def build_world(scenario: Scenario, seed: int) -> World:
         network = CollaborationNetwork(
             pop.n_staff, pairs, np.full(len(pairs), LAYERS.index("loaded"), np.int8), directed
         )
+        dyads = None  # built from the loaded population in assemble_world
     else:
         pop = generate_catchment(scenario.structure, scenario.parameters, seed)
-        network = generate_network(pop, net, seed)
+        dyads = build_pathways(pop, scenario, seed)  # care-pathway ties follow patient flows
+        network = generate_network(pop, net, seed, dyads)
     pop = apply_culture(pop, scenario, seed)  # [measurement] culture figures set the climate
-    return assemble_world(pop, network, scenario, seed)
+    return assemble_world(pop, network, scenario, seed, dyads)

@@ -18,6 +18,7 @@ from sim.errors import InputError
 from sim.mechanisms import collective
 from sim.model import ImplementationModel
 from sim.networks import pathways
+from sim.networks.network import LAYERS
 from sim.outcomes.harm import unit_census
 from sim.params import SPECIALIST_KINDS
 from sim.population import KIND_CODE, ROLE_CODE, Population
@@ -316,3 +317,23 @@ def test_intensive_care_units_have_no_municipal_pathway() -> None:
     d = w.dyads
     assert len(d.from_unit) > 0
     assert not np.isin(d.from_unit, icu).any() and not np.isin(d.to_unit, icu).any()
+
+
+def test_care_pathway_ties_join_units_that_exchange_patients() -> None:
+    """Every generated care-pathway tie joins the two units of a dyad, dyads drawn by volume."""
+    sc = scenario(network={"cross_boundary_degree": 6.0})
+    w = build_world(sc, 4)
+    d, net = w.dyads, w.network
+    ties = net.edges[net.layer == LAYERS.index("care_pathway")]
+    assert len(ties) > 1000
+    units = w.pop.staff_unit[ties]
+    key = {(int(a), int(b)): k for k, (a, b) in enumerate(zip(d.from_unit, d.to_unit,
+                                                              strict=True))}
+    hit = [key.get((int(a), int(b)), key.get((int(b), int(a)))) for a, b in units]
+    assert None not in hit  # no tie between units that exchange no patients
+    counts = np.bincount(np.asarray(hit), minlength=len(d.volume))
+    # ties per dyad follow volume within each trust
+    for t in np.unique(w.pop.unit_trust[d.from_unit]):
+        mine = w.pop.unit_trust[d.from_unit] == t
+        expected = d.volume[mine] / d.volume[mine].sum() * counts[mine].sum()
+        assert np.corrcoef(counts[mine], expected)[0, 1] > 0.9

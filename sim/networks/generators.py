@@ -7,13 +7,16 @@ change the others' draws.
 - *within_unit*: a Watts–Strogatz small world per unit (ring lattice of degree ``k``, each tie
   rewired to a random unit colleague with probability ``p``): clustered teams.
 - *cross_unit*: random ties to staff of other units of the same organisation.
-- *care_pathway*: random ties between specialist (hospital, mental-health) staff and municipal
-  staff (nursing homes, home care, GP services) of the same catchment.
+- *care_pathway*: ties between specialist (hospital, mental-health) staff and municipal staff
+  (nursing homes, home care, GP services) of the same catchment. Given the run's care pathways
+  (:mod:`sim.networks.pathways`), each tie joins a random staff member of each unit of a dyad
+  drawn in proportion to its patient volume: staff know the colleagues they exchange patients
+  with. Without pathways (none in a trust) the pair is drawn uniformly across the boundary.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,6 +24,9 @@ from sim.networks.network import LAYERS, CollaborationNetwork
 from sim.params import SPECIALIST_KINDS
 from sim.population import KIND_CODE, Population
 from sim.rng import stream
+
+if TYPE_CHECKING:
+    from sim.networks.pathways import CarePathways
 
 
 def _groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -102,28 +108,64 @@ def cross_unit(pop: Population, degree: float, seed: int) -> np.ndarray:
     return np.stack([order[a_pos], order[b_pos]], axis=1).astype(np.int32)
 
 
-def care_pathway(pop: Population, degree: float, seed: int) -> np.ndarray:
-    """Ties across the specialist/municipal boundary within each catchment (mean degree)."""
+def care_pathway(pop: Population, degree: float, seed: int,
+                 dyads: CarePathways | None = None) -> np.ndarray:
+    """Ties across the specialist/municipal boundary within each catchment (mean degree).
+
+    The number of ties per catchment is Poisson(degree × its boundary staff / 2) either way; with
+    ``dyads``, each tie's two units are a dyad of that catchment drawn by volume (module doc).
+    """
     rng = stream(seed, "network:care_pathway")
     specialist_codes = [KIND_CODE[k] for k in SPECIALIST_KINDS]
     specialist = np.isin(pop.staff_kind, specialist_codes)
     trust = pop.org_trust[pop.unit_org[pop.staff_unit]]
+    members = _unit_members(pop) if dyads is not None and len(dyads.volume) else None
+    dyad_trust = pop.unit_trust[dyads.from_unit] if members is not None else None
     out = []
     for t in np.unique(trust):
         s = np.flatnonzero((trust == t) & specialist)
         m = np.flatnonzero((trust == t) & ~specialist)
         n_ties = rng.poisson(degree * (len(s) + len(m)) / 2) if len(s) and len(m) else 0
-        out.append(_random_pairs(rng, s, m, n_ties))
+        mine = np.flatnonzero(dyad_trust == t) if members is not None else np.zeros(0, int)
+        if len(mine) and n_ties:
+            out.append(_dyad_pairs(rng, members, dyads, mine, n_ties))
+        else:
+            out.append(_random_pairs(rng, s, m, n_ties))
     return np.concatenate(out).astype(np.int32) if out else np.empty((0, 2), np.int32)
 
 
-def generate_network(pop: Population, net: dict[str, Any], seed: int) -> CollaborationNetwork:
-    """All generated layers for a population, from the scenario's ``[network]`` parameters."""
+def _unit_members(pop: Population) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Staff ordered by unit, each unit's first position in that order, and its size."""
+    order = np.argsort(pop.staff_unit, kind="stable")
+    size = np.bincount(pop.staff_unit, minlength=pop.n_units)
+    start = np.concatenate([[0], np.cumsum(size)[:-1]])
+    return order, start, size
+
+
+def _dyad_pairs(rng: np.random.Generator, members: tuple[np.ndarray, np.ndarray, np.ndarray],
+                dyads: CarePathways, mine: np.ndarray, n_ties: int) -> np.ndarray:
+    """``n_ties`` staff pairs, one member of each unit of a dyad drawn by volume."""
+    order, start, size = members
+    p = dyads.volume[mine] / dyads.volume[mine].sum()
+    pick = mine[rng.choice(len(mine), size=n_ties, p=p)]
+    ends = []
+    for unit in (dyads.from_unit[pick], dyads.to_unit[pick]):
+        k = (rng.random(n_ties) * size[unit]).astype(np.int64)
+        ends.append(order[start[unit] + k])
+    return np.stack(ends, axis=1)
+
+
+def generate_network(pop: Population, net: dict[str, Any], seed: int,
+                     dyads: CarePathways | None = None) -> CollaborationNetwork:
+    """All generated layers for a population, from the scenario's ``[network]`` parameters.
+
+    ``dyads`` (the run's care pathways) place the care-pathway ties where patients flow.
+    """
     layers = [
         ("within_unit", within_unit(pop, net["within_unit_degree"], net["within_unit_rewiring"],
                                     seed)),
         ("cross_unit", cross_unit(pop, net["cross_unit_degree"], seed)),
-        ("care_pathway", care_pathway(pop, net["cross_boundary_degree"], seed)),
+        ("care_pathway", care_pathway(pop, net["cross_boundary_degree"], seed, dyads)),
     ]
     edges = np.concatenate([e for _, e in layers]) if layers else np.empty((0, 2), np.int32)
     layer = np.concatenate([np.full(len(e), LAYERS.index(name), np.int8) for name, e in layers])
