@@ -192,7 +192,10 @@ def test_central_line_infection_uses_pronovost_keystone_figures() -> None:
     assert "Pronovost" in b.harm.sources["baseline_rate_per_patient_week"]
     assert "7.7" in b.harm.sources["baseline_rate_per_patient_week"]
     assert b.harm.indicator == "infections per 1,000 catheter-days"
-    assert b.harm.baseline_rate == pytest.approx(7.7 / 1000 * b.harm.exposure_per_patient_week)
+    # 7.7 per 1,000 catheter-days is the rate observed before, at compliance c0: the rate of a
+    # patient whose care did not comply is that / (1 - c0 (1 - RR))
+    observed = 7.7 / 1000 * b.harm.exposure_per_patient_week
+    assert b.harm.baseline_rate * (1 - c0 * (1 - rr)) == pytest.approx(observed)
     assert b.settings == ("icu",)
     # BMJ 2010: 87% is the share of the original ICUs that took part, not a share that sustained
     assert not any("87% of ICUs sustained" in r for r in b.references)

@@ -42,8 +42,27 @@ def test_full_compliance_reaches_keystone_rate_in_its_units():
     value, unit = _indicator(1.0)
     assert unit == UNIT
     assert value <= 1.4  # Keystone: mean 7.7 -> 1.4 (16-18 months), 1.1 (34-36 months)
-    base, _ = _indicator(0.0)
-    assert base == pytest.approx(7.7)  # the stated baseline, per 1,000 catheter-days
+    c0 = load_scenario(KEYSTONE).bundles[0].harm.programme_ratio[1]
+    base, _ = _indicator(c0)
+    assert base == pytest.approx(7.7)  # the stated baseline, observed at compliance c0
+    none, _ = _indicator(0.0)
+    assert none > 7.7  # a patient whose care did not comply is at higher risk than the mean
+
+
+def test_a_run_starts_at_the_observed_baseline_rate():
+    """The week-0 rate of the Keystone scenario is Keystone's 7.7 (c0 is the model's own)."""
+    sc = load_scenario(KEYSTONE).with_overrides()
+    sc.weeks = 1
+    from sim.model import ImplementationModel
+
+    model = ImplementationModel(sc, sc.strategies[0])
+    w = model.world
+    census = harm.unit_census(w.pop, sc.patients, sc.structure)
+    counted, rate, rr = harm.harm_tables(w.pop, w.bundles, sc.patients)
+    value = harm.rate_indicator(census, counted, rate, rr,
+                                harm.exposure_per_patient_week(w.bundles),
+                                model.state.unit_compliance)
+    assert float(value[0]) == pytest.approx(7.7, rel=0.02)
 
 
 def test_the_programme_ratio_holds_between_the_stated_compliances():
@@ -59,7 +78,7 @@ def test_run_summary_reports_the_indicator_in_catheter_days():
     summary = run(sc, 1).summary
     assert (summary["harm_rate_indicator_unit"] == UNIT).all()
     values = summary["harm_rate_indicator"].to_numpy()
-    assert ((values > 1.0) & (values <= 7.7)).all()
+    assert ((values > 1.0) & (values <= 7.8)).all()
 
 
 def _feedback_gap(feedback: str, weeks: int) -> tuple[np.ndarray, object]:

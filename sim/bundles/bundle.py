@@ -64,6 +64,10 @@ With the rate proportional to ``1 − c (1 − RR)`` the programme ratio is
 ``1 − RR = (1 − IRR) / (c1 − IRR · c0)`` (:func:`per_patient_rr`); no RR in [0, 1] fits unless
 ``c1 − IRR · c0 ≥ 1 − IRR``, which is an error. Using the programme ratio as the RR caps the fall
 at full compliance at ``1 − IRR`` even though the programme reached it at partial compliance.
+The baseline rate stated beside a programme ratio is what the programme observed *before*, at
+compliance ``c0``, so the rate of a patient whose care did not comply is that rate divided by
+``1 − c0 (1 − RR)``: the model then reproduces the observed rate at ``c0`` and ``IRR`` times it
+at ``c1``.
 
 A *cross-boundary* element (a discharge medication list sent by the hospital and taken in by the
 nursing home) is done only when the units on both sides of a care pathway do it, so its
@@ -390,6 +394,17 @@ def _harm(raw: Any, where: str, settings: tuple[str, ...]) -> Harm:
         sources["relative_risk"] = (f"derived: 1 − RR = (1 − {irr:g}) / ({c1:g} − {irr:g} × "
                                     f"{c0:g}) from the programme ratio. Ratio: {irr_src}. "
                                     f"Compliance before: {c0_src}. After: {c1_src}")
+        # the stated rate was observed before, at compliance c0 (module doc)
+        observed = rate
+        rate = observed / (1.0 - c0 * (1.0 - rr))
+        sources["baseline_rate_per_patient_week"] = (
+            f"derived: the rate observed before the programme ({observed:g} per patient-week, "
+            f"at compliance {c0:g}) / (1 − {c0:g} × (1 − RR)) for a patient whose care did not "
+            f"comply; {sources['baseline_rate_per_patient_week']}")
+        if rate > 1.0:
+            raise InputError(f"{where}.programme_compliance_before", f"the non-complied rate "
+                             f"{rate:g} per patient-week is above 1; check the rate and the "
+                             "compliance before")
     harm_settings = settings
     if "settings" in raw:
         harm_settings = _str_list(raw["settings"], f"{where}.settings", settings)
