@@ -36,6 +36,7 @@ class Small:
     element_bundle: np.ndarray  # (E,)
     timeseries: pd.DataFrame
     elements: pd.DataFrame
+    summary: pd.DataFrame
 
 
 @st.composite
@@ -89,7 +90,7 @@ def run_small(data: dict) -> Small:
     world = build_world(scenario, scenario.seed)
     result = run(scenario, scenario.seed)
     return Small(scenario, world.pop, world.eligible_per_unit.astype(np.float64),
-                 world.element_bundle, result.timeseries, result.elements)
+                 world.element_bundle, result.timeseries, result.elements, result.summary)
 
 
 def entity_of_unit(pop: Population, level: str) -> list[str]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from small_worlds import run_small, small_scenarios
 
 from sim.outcomes.proctor import Sustained
 
@@ -72,3 +73,25 @@ def test_units_that_keep_80pct_of_their_peak():
     units[:, 3] = np.nan  # the bundle does not apply here
     s = make(np.nanmean(units, axis=1), units)
     assert s.units_kept(8) == pytest.approx(2 / 3)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=small_scenarios(), lag=st.integers(1, 12), weeks=st.integers(5, 24),
+       rho=st.floats(0.0, 1.0))
+def test_every_run_sustainability_is_in_0_1_or_flagged(data, lag, weeks, rho):
+    """Over random small scenarios (support ends at week 4): each summary figure of
+    sustainability is in [0, 1], or NaN with its reason; the raw compliance sits beside it."""
+    data = {**data, "weeks": weeks,
+            "parameters": {**data["parameters"], "sustainability_weeks": lag,
+                           "element_correlation": rho}}
+    summary = run_small(data).summary
+    why = summary["sustainability_undefined"]
+    for col in ("sustainability", "sustainability_6m", "sustainability_12m"):
+        v = summary[col].to_numpy(float)
+        assert ((v >= 0.0) & (v <= 1.0) | np.isnan(v)).all(), col
+    v = summary["sustainability"].to_numpy(float)
+    assert (np.isnan(v) == why.notna().to_numpy()).all()
+    assert set(why.dropna()) <= {"no support", "run ends too early",
+                                 "gain below sustainability_min_gain"}
+    if weeks < 4 + lag:  # measured after the run ends
+        assert (why == "run ends too early").all()
