@@ -243,6 +243,14 @@ def test_dashboard_tables_from_a_store(store):
                                                        "all bundles") for a in res.arms]
     assert all(r[-1] == "comparator" for r in rows if r[0] == "none")
     assert all(len(r) == len(header) for r in rows)
+    from sim.ui.dashboard import arms_rows, rate_unit
+
+    unit = rate_unit(res.summary, res.bundles[0])
+    assert unit == "events per 1,000 patient-days"  # no exposure declared: patient-days
+    header, rows = arms_rows(wide, res.bundles[0], unit)
+    assert header[-1] == "harm rate (events per 1,000 patient-days)"
+    assert [r[0] for r in rows] == res.arms and all(len(r) == len(header) for r in rows)
+    assert arms_rows(wide, res.bundles[0])[0][-1] == "harm rate (per 1,000 exposure units)"
     with pytest.raises(InputError, match="interval_level"):
         parse(LEVEL, "1.2")
 

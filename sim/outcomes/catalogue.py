@@ -107,7 +107,7 @@ _DECLARED = (
     Outcome("harm_rate_indicator", "harm rate", "events per 1,000 exposure units (the "
             "bundle's own unit in harm_rate_indicator_unit)",
             "expected harm events per 1,000 exposure units (e.g. catheter-days) in the last "
-            "recorded week", False),
+            "recorded week", False, shown_unit="per 1,000 exposure units"),
     Outcome("weeks_to_50pct_compliance", "weeks to 50% compliance", "weeks",
             "first week system compliance reached 50% (NaN if never)", False),
     Outcome("weeks_to_80pct_compliance", "weeks to 80% compliance", "weeks",
@@ -161,7 +161,7 @@ CONSOLE: tuple[str, ...] = ("adoption", "fidelity", "compliance", "penetration",
 
 #: The dashboard's arm table, in the order shown.
 DASHBOARD: tuple[str, ...] = ("compliance", "adoption", "sustainability_12m", "cost",
-                              "harm_expected")
+                              "harm_expected", "harm_rate_indicator")
 
 #: Reached-level shares reported beside the times to a level (``reached_50pct_share``).
 REACHED: dict[str, str] = {"weeks_to_50pct_compliance": "reached_50pct_share",

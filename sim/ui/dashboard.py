@@ -37,8 +37,13 @@ from sim.ui.widgets import Heading, ParamField, PngFigure, Table
 TABLE = tuple(OUTCOMES[name] for name in DASHBOARD)  # the arm table's columns
 
 
-def arms_rows(table: pd.DataFrame, bundle: str) -> tuple[list[str], list[list[str]]]:
-    """Arms side by side for one bundle: header and rows of mean [interval] per outcome."""
+def arms_rows(table: pd.DataFrame, bundle: str,
+              rate_unit: str = "") -> tuple[list[str], list[list[str]]]:
+    """Arms side by side for one bundle: header and rows of mean [interval] per outcome.
+
+    ``rate_unit`` is the bundle's own harm-rate unit (e.g. "infections per 1,000
+    catheter-days"), so the harm rate is headed as the literature reports it.
+    """
     rows = []
     for _, r in table[table["bundle"] == bundle].iterrows():
         cells = [str(r["arm"]), str(int(r["replicates"]))]
@@ -46,7 +51,18 @@ def arms_rows(table: pd.DataFrame, bundle: str) -> tuple[list[str], list[list[st
             cells.append(fmt_interval(r.get(f"{o.name}_mean"), r.get(f"{o.name}_lo"),
                                       r.get(f"{o.name}_hi"), o.scale))
         rows.append(cells)
-    return ["arm", "runs", *[o.heading for o in TABLE]], rows
+    headings = [f"{o.label} ({rate_unit})" if o.name == "harm_rate_indicator" and rate_unit
+                else o.heading for o in TABLE]
+    return ["arm", "runs", *headings], rows
+
+
+def rate_unit(summary: pd.DataFrame, bundle: str) -> str:
+    """The bundle's harm-rate unit from a summary (empty when the store has none)."""
+    if "harm_rate_indicator_unit" not in summary:
+        return ""
+    units = summary.loc[summary["bundle"].astype(str) == bundle,
+                        "harm_rate_indicator_unit"].dropna().astype(str)
+    return units.iloc[0] if len(units) else ""
 
 
 #: The incremental table's columns: (heading, column prefix, outcome giving the scale).
@@ -110,7 +126,7 @@ def ArmsView(res: Results, level: float) -> None:
                       classes=["table-bundle"])
     with solara.Card(f"Arms side by side — {which.replace('_', ' ')}, mean [{level:.0%} "
                      "interval]", margin=0, classes=["arms-table"]):
-        Table(*arms_rows(data["table"], which))
+        Table(*arms_rows(data["table"], which, rate_unit(res.summary, which)))
     with solara.Card(f"Against the comparator {res.baseline} — arm − comparator, mean "
                      f"[{level:.0%} interval]", margin=0, classes=["incremental-table"]):
         how = "paired: common random numbers" if res.paired else "Welch: independent runs"
