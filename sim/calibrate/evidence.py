@@ -1,0 +1,195 @@
+"""Published evidence targets: one file per published figure, read and checked in one place.
+
+The behavioural defaults are to be anchored in what trials, reviews and programmes reported
+(issue 15). Each figure lives in its own TOML file under ``calibration/evidence/`` with its
+citation, where it was read, and the source's own words, so a reviewer can check every number
+against its source; a figure that could not be read in its source is marked ``verified = false``
+and can never be used in a fit (``use = "not_used"``).
+
+File format::
+
+    name = "wathne_2018_guideline_adherence"     # = the file name
+    title = "Hospital antibiotic guideline adherence after stewardship (cluster RCT)"
+    citation = "Wathne JS et al. ... Antimicrob Resist Infect Control 2018;7:109"
+    read_at = "https://..."                       # where the figure was read
+    quote = "Adherence to guidelines had an absolute increase from 60 to 66% ..."
+    verified = true                               # read in the source (search tool)
+    use = "fit"                                   # "fit", "hold_out" or "not_used"
+    setting = ["hospital"]                        # organisation kinds of the study
+    interventions = ["audit_feedback", "training"]  # the model's nearest intervention types
+    bundle = "antibiotic_stewardship"             # optional: bundle and element it speaks to
+    element = "guideline_concordant_choice"
+    follow_up_weeks = 52                          # optional
+    notes = "..."                                 # optional: how the design maps to the model
+
+    [figure]
+    measure = "level_after"       # what value is: see MEASURES
+    value = 66.0
+    unit = "% of patients on antibiotics"
+    baseline = 60.0               # optional: the level before
+    spread = { kind = "IQR", low = 0.5, high = 16.0 }   # optional: IQR, 95% CI, range
+    n = 1802                      # optional: patients, studies or units behind it
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sim.errors import InputError
+from sim.interventions import REGISTRY
+from sim.params import ORG_KINDS
+from sim.tomlfile import read_toml
+
+EVIDENCE_DIR = Path(__file__).resolve().parents[2] / "calibration" / "evidence"
+USES = ("fit", "hold_out", "not_used")
+MEASURES = ("level_after", "absolute_change", "median_absolute_change", "rate_ratio",
+            "rate_after", "share_after")
+SPREADS = ("IQR", "95% CI", "range", "SD")
+_KEYS = {"name", "title", "citation", "read_at", "quote", "verified", "use", "setting",
+         "interventions", "bundle", "element", "follow_up_weeks", "notes", "figure"}
+_REQUIRED = ("name", "title", "citation", "quote", "verified", "use", "setting", "figure")
+_FIGURE_KEYS = {"measure", "value", "unit", "baseline", "spread", "n"}
+
+
+@dataclass(frozen=True)
+class Spread:
+    """The spread a source gives around its figure (an IQR, a confidence interval, ...)."""
+
+    kind: str
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class EvidenceTarget:
+    """One published figure with its source, its wording and the role it plays."""
+
+    name: str
+    title: str
+    citation: str
+    quote: str
+    verified: bool
+    use: str
+    setting: tuple[str, ...]
+    measure: str
+    value: float
+    unit: str
+    path: str
+    read_at: str = ""
+    interventions: tuple[str, ...] = ()
+    bundle: str = ""
+    element: str = ""
+    follow_up_weeks: int | None = None
+    baseline: float | None = None
+    spread: Spread | None = None
+    n: int | None = None
+    notes: str = ""
+
+
+def _text(raw: dict[str, Any], key: str, where: str, required: bool = True) -> str:
+    value = raw.get(key, "")
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise InputError(f"{where}: {key}", "must be a non-empty string")
+    return value
+
+
+def _finite(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InputError(where, f"must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _figure(raw: Any, where: str) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise InputError(where, "must be a table [figure] with measure, value and unit")
+    unknown = set(raw) - _FIGURE_KEYS
+    if unknown:
+        raise InputError(f"{where}.{sorted(unknown)[0]}", "unknown key; known keys are: "
+                         f"{', '.join(sorted(_FIGURE_KEYS))}")
+    measure = raw.get("measure")
+    if measure not in MEASURES:
+        raise InputError(f"{where}.measure", f"must be one of {', '.join(MEASURES)}, got "
+                         f"{measure!r}")
+    out: dict[str, Any] = {"measure": measure, "value": _finite(raw.get("value"),
+                                                               f"{where}.value"),
+                           "unit": _text(raw, "unit", where)}
+    if "baseline" in raw:
+        out["baseline"] = _finite(raw["baseline"], f"{where}.baseline")
+    if "n" in raw:
+        n = raw["n"]
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise InputError(f"{where}.n", f"must be a positive integer, got {n!r}")
+        out["n"] = n
+    if "spread" in raw:
+        s = raw["spread"]
+        if not isinstance(s, dict) or set(s) != {"kind", "low", "high"}:
+            raise InputError(f"{where}.spread", "must be { kind = \"IQR\", low = ..., high = ... }")
+        if s["kind"] not in SPREADS:
+            raise InputError(f"{where}.spread.kind", f"must be one of {', '.join(SPREADS)}, got "
+                             f"{s['kind']!r}")
+        low, high = _finite(s["low"], f"{where}.spread.low"), _finite(s["high"],
+                                                                       f"{where}.spread.high")
+        if s["kind"] != "SD" and not low <= out["value"] <= high:
+            raise InputError(f"{where}.spread", f"the {s['kind']} [{low:g}, {high:g}] must "
+                             f"contain the value {out['value']:g}")
+        out["spread"] = Spread(s["kind"], low, high)
+    return out
+
+
+def evidence_from_dict(raw: dict[str, Any], where: str) -> EvidenceTarget:
+    """Validate one evidence file's table."""
+    unknown = set(raw) - _KEYS
+    if unknown:
+        raise InputError(f"{where}: {sorted(unknown)[0]}", "unknown key; known keys are: "
+                         f"{', '.join(sorted(_KEYS))}")
+    for key in _REQUIRED:
+        if key not in raw:
+            raise InputError(f"{where}: {key}", "is required")
+    verified = raw["verified"]
+    if not isinstance(verified, bool):
+        raise InputError(f"{where}: verified", f"must be true or false, got {verified!r}")
+    use = raw["use"]
+    if use not in USES:
+        raise InputError(f"{where}: use", f"must be one of {', '.join(USES)}, got {use!r}")
+    if not verified and use != "not_used":
+        raise InputError(f"{where}: use", "a figure not verified in its source cannot be used: "
+                         "set use = \"not_used\" (or read it in the source and set verified)")
+    setting = raw["setting"]
+    if (not isinstance(setting, list) or not setting
+            or any(k not in ORG_KINDS for k in setting)):
+        raise InputError(f"{where}: setting", f"must be a list of: {', '.join(ORG_KINDS)}")
+    interventions = raw.get("interventions", [])
+    if not isinstance(interventions, list) or any(i not in REGISTRY for i in interventions):
+        raise InputError(f"{where}: interventions", "must be a list of intervention types: "
+                         f"{', '.join(sorted(REGISTRY))}")
+    weeks = raw.get("follow_up_weeks")
+    if weeks is not None and (isinstance(weeks, bool) or not isinstance(weeks, int)
+                              or weeks < 0):
+        raise InputError(f"{where}: follow_up_weeks", f"must be weeks (an integer >= 0), got "
+                         f"{weeks!r}")
+    fig = _figure(raw["figure"], f"{where}: figure")
+    return EvidenceTarget(
+        name=_text(raw, "name", where), title=_text(raw, "title", where),
+        citation=_text(raw, "citation", where), quote=_text(raw, "quote", where),
+        verified=verified, use=use, setting=tuple(setting), path=where,
+        read_at=_text(raw, "read_at", where, required=False),
+        interventions=tuple(interventions), bundle=_text(raw, "bundle", where, False),
+        element=_text(raw, "element", where, False), follow_up_weeks=weeks,
+        notes=_text(raw, "notes", where, False), **fig)
+
+
+def load_evidence(path: str | Path) -> EvidenceTarget:
+    """Load one evidence file; its ``name`` must equal the file name."""
+    path = Path(path)
+    target = evidence_from_dict(read_toml(path, "evidence target"), str(path))
+    if target.name != path.stem:
+        raise InputError(f"{path}: name", f"must equal the file name {path.stem!r}")
+    return target
+
+
+def evidence_set(directory: str | Path = EVIDENCE_DIR) -> dict[str, EvidenceTarget]:
+    """Every evidence target in ``directory``, by name."""
+    return {t.name: t for t in (load_evidence(p) for p in sorted(Path(directory).glob("*.toml")))}
