@@ -60,3 +60,17 @@ def test_the_name_must_be_the_file_name(tmp_path: Path):
                     'value = 1.0\nunit = "%"\n')
     with pytest.raises(InputError, match=r"other\.toml: name: must equal the file name 'other'"):
         load_evidence(path)
+
+
+def test_the_set_holds_the_review_medians_and_programme_figures_with_their_roles():
+    t = evidence_set()
+    # review medians of single strategies, as the reviews' own texts give them
+    assert t["forsetlund_2009_educational_meetings"].spread.low == 1.8
+    assert t["shojania_2009_onscreen_reminders"].value == 4.2
+    assert t["baskerville_2012_practice_facilitation"].measure == "standardised_mean_difference"
+    # the Keystone course gave the bundle its ratio: only a held-out check
+    assert t["pronovost_2006_keystone_clabsi"].use == "hold_out"
+    assert "7.7 at baseline to 1.4" in t["pronovost_2006_keystone_clabsi"].quote
+    # figures not read in their source stay visible and unused
+    unread = [n for n, x in t.items() if not x.verified]
+    assert unread and all(t[n].use == "not_used" for n in unread)

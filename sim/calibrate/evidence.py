@@ -46,7 +46,7 @@ from sim.tomlfile import read_toml
 EVIDENCE_DIR = Path(__file__).resolve().parents[2] / "calibration" / "evidence"
 USES = ("fit", "hold_out", "not_used")
 MEASURES = ("level_after", "absolute_change", "median_absolute_change", "rate_ratio",
-            "rate_after", "share_after")
+            "rate_after", "share_after", "standardised_mean_difference")
 SPREADS = ("IQR", "95% CI", "range", "SD")
 _KEYS = {"name", "title", "citation", "read_at", "quote", "verified", "use", "setting",
          "interventions", "bundle", "element", "follow_up_weeks", "notes", "figure"}
