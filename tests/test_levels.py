@@ -158,3 +158,20 @@ def test_level_summary_gives_start_and_end_per_entity():
     pd.testing.assert_series_equal(got["compliance_start"], start.reindex(got.index),
                                    check_names=False)
     assert (summary["week"] == 2).all()
+
+
+def test_the_summary_is_the_time_series_system_row_exactly():
+    """One definition of the system figures: summary.csv's last-week figures are the table's."""
+    from sim import load_scenario, run
+
+    sc = load_scenario(None).with_overrides(structure={"wards_per_trust": 3,
+                                                       "municipalities_per_trust": 2})
+    sc.weeks = 8
+    res = run(sc, 3)
+    ts = res.timeseries
+    last = ts[(ts["level"] == "system") & (ts["week"] == sc.weeks)]
+    for _, row in res.summary.iterrows():
+        sys_row = last[(last["strategy"] == row["strategy"]) & (last["bundle"] == row["bundle"])]
+        for m in ("adoption", "compliance", "fidelity", "penetration"):
+            got, want = row[m], sys_row[m].item()
+            assert got == want or (np.isnan(got) and np.isnan(want)), m

@@ -4,9 +4,10 @@ Each unit cares for a census of patients (``[patients]``: inpatients, residents,
 patients; scaled by the unit's size). A bundle's harm event happens at ``baseline_rate`` per
 patient-week, and at ``relative_risk`` times that rate for a patient whose care complied with every
 element. With unit compliance ``c`` the expected events per week are
-``census × rate × (1 − c (1 − RR))``. Harm averted is the difference from the same units staying
-at their week-0 (baseline) compliance, summed over weeks; cost per harm averted divides the
-intervention cost by it.
+``census × rate × (1 − c (1 − RR))``, summed over weeks into ``harm_expected``. Beside it the run
+keeps the events averted against the same units staying at their week-0 compliance
+(``harm_averted_vs_baseline``); harm averted against a comparator strategy, and the cost per
+harm averted, are incremental figures over paired runs (:mod:`sim.outcomes.statistics`).
 
 Harm accounting without overlap
 -------------------------------

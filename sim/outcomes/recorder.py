@@ -84,12 +84,11 @@ class Recorder:
     def system_series(self, eligible: np.ndarray, threshold: float) -> dict[str, np.ndarray]:
         """(T, B) whole-system series of each metric (used by the summary and plots).
 
-        The rule of the table's system row; with ``eligible`` as the world keeps it (float32)
-        the sums are in single precision, as the summary has always been computed, while the
-        table weights in double precision so that its levels add up to ~1e-12 (the two differ
-        in the 7th or 8th significant digit at most).
+        The table's system row, by the same rule and in the same (double) precision, so the
+        summary and the time series agree exactly.
         """
-        return _pool(self.users, self.compliance, self.fidelity, eligible, threshold)
+        return _pool(self.users, self.compliance, self.fidelity, eligible.astype(np.float64),
+                     threshold)
 
     def table(self, pop: Population, bundle_names: list[str], eligible: np.ndarray,
               threshold: float, output: Mapping[str, Any]) -> pd.DataFrame:
