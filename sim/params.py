@@ -35,6 +35,30 @@ class Param:
     high: float | None = None
     choices: tuple[str, ...] | None = None
     source: str = ASSUMPTION
+    #: The range values are believed to lie in (from evidence or the calibration's prior), as
+    #: opposed to ``low``/``high``, the range the equations accept. Sensitivity analysis and
+    #: calibration priors use it when a file gives no range.
+    plausible: tuple[float, float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.plausible is not None:
+            lo, hi = self.plausible
+            if not lo < hi or (self.low is not None and lo < self.low) or (
+                    self.high is not None and hi > self.high):
+                raise ValueError(f"{self.name}: plausible range {self.plausible} must be "
+                                 f"increasing and within [{self.low}, {self.high}]")
+
+    def plausible_range(self) -> tuple[float | None, float | None]:
+        """The plausible range if declared, else the validity bounds."""
+        if self.plausible is not None:
+            return self.plausible
+        return self.low, self.high
+
+    def plausible_text(self) -> str:
+        """The plausible range in words (docs), or a dash when none is declared."""
+        if self.plausible is None:
+            return "–"
+        return f"[{self.plausible[0]:g}, {self.plausible[1]:g}]"
 
     def allowed(self) -> str:
         """Describe the allowed values in words, for error messages and docs."""
@@ -564,11 +588,10 @@ def markdown_table(pset: ParamSet) -> str:
         "",
         pset.doc,
         "",
-        "| name | default | allowed | meaning | source |",
-        "| --- | --- | --- | --- | --- |",
+        "| name | default | allowed | plausible | meaning | source |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for p in pset.params:
-        lines.append(
-            f"| `{p.name}` | `{p.default!r}` | {p.allowed()} | {p.doc} | {p.source} |"
-        )
+        lines.append(f"| `{p.name}` | `{p.default!r}` | {p.allowed()} | {p.plausible_text()} "
+                     f"| {p.doc} | {p.source} |")
     return "\n".join(lines) + "\n"

@@ -178,10 +178,10 @@ def params_markdown(set_name: str, names: list[str]) -> str:
     """A parameter table: every parameter of the set, or only ``names``, in that order."""
     pset = _param_set(set_name)
     chosen = [pset[n] for n in names] if names else list(pset.params)
-    lines = ["| parameter | default | allowed (unit) | meaning | source |",
-             "| --- | --- | --- | --- | --- |"]
-    lines += [f"| `{p.name}` | `{p.default!r}` | {p.allowed()} | {p.doc} | {_source(p.source)} |"
-              for p in chosen]
+    lines = ["| parameter | default | allowed (unit) | plausible | meaning | source |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    lines += [f"| `{p.name}` | `{p.default!r}` | {p.allowed()} | {p.plausible_text()} "
+              f"| {p.doc} | {_source(p.source)} |" for p in chosen]
     return "\n".join(lines) + "\n"
 
 

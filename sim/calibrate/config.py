@@ -29,7 +29,7 @@ A calibration file is TOML (see ``calibration/*.toml``)::
     [[fit]]                        # fitted parameters and priors (sim.calibrate.priors)
     name = "p_innovation"          # = "parameters.p_innovation"; or "interventions.NAME.x"
     prior = "loguniform"           # uniform | loguniform | normal (with mean, sd)
-    low = 0.0005                   # default: the parameter's declared range
+    low = 0.0005                   # default: the declared plausible range, else the allowed one
     high = 0.2
 
     [abc]                          # method settings (sim.calibrate.abc)
@@ -237,14 +237,15 @@ def _prior(raw: Any, where: str, scenario: Scenario, fixed: dict[str, Any]) -> P
                          "ABC-SMC's Gaussian kernel fits real-valued parameters only (fix it "
                          "in [fixed], or compare values as separate calibrations)")
     low, high = table["low"], table["high"]
+    lo_p, hi_p = param.plausible_range()  # the default prior range: plausible, else validity
     if math.isnan(low):
-        if param.low is None:
+        if lo_p is None:
             raise InputError(f"{where}.low", f"{key} has no declared range; give low and high")
-        low = float(param.low)
+        low = float(lo_p)
     if math.isnan(high):
-        if param.high is None:
+        if hi_p is None:
             raise InputError(f"{where}.high", f"{key} has no declared range; give low and high")
-        high = float(param.high)
+        high = float(hi_p)
     for bound, value in (("low", low), ("high", high)):
         try:  # the scenario must accept both ends of the prior
             apply_point(scenario, {key: value}, f"{where}.{bound}")

@@ -31,7 +31,7 @@ is an error, as is a factor that does not exist. File format::
     [options]                     # method options (e.g. num_levels for morris)
 
     [factors]
-    "parameters.leadership_mean" = {}                       # the declared range
+    "parameters.leadership_mean" = {}                       # plausible (else allowed) range
     "parameters.turnover_annual" = { low = 0.05, high = 0.3, group = "context" }
     "interventions.training.coverage" = { dist = "truncnorm", mean = 0.8, sd = 0.1 }
     "dummy.noise" = {}                                      # [0, 1], never applied
@@ -305,7 +305,7 @@ def _declared(key: str, arm_strategy_ivs: list[dict[str, Any]], where: str,
 def _factor(key: str, raw: Any, where: str, ivs: list[dict[str, Any]],
             tf: TestFunction | None) -> Factor:
     if not isinstance(raw, dict):
-        raise InputError(where, "must be a table: {} for the declared range, or "
+        raise InputError(where, "must be a table: {} for the plausible (else allowed) range, or "
                          "{ low = ..., high = ..., group = ..., dist = ... }")
     known = ("dist", "group", "high", "low", "mean", "sd")
     extra = set(raw) - set(known)
@@ -326,11 +326,12 @@ def _factor(key: str, raw: Any, where: str, ivs: list[dict[str, Any]],
         allowed = decl.allowed()
         lo_d = -math.inf if decl.low is None else float(decl.low)
         hi_d = math.inf if decl.high is None else float(decl.high)
-        if ("low" not in raw and decl.low is None) or ("high" not in raw and decl.high is None):
+        lo_p, hi_p = decl.plausible_range()  # the default range: plausible, else validity
+        if ("low" not in raw and lo_p is None) or ("high" not in raw and hi_p is None):
             raise InputError(where, f"{key} has no declared bound on that side ({allowed}); "
                              "give low and high")
-        low = _number(raw.get("low", lo_d), f"{where}.low")
-        high = _number(raw.get("high", hi_d), f"{where}.high")
+        low = _number(raw.get("low", lo_p), f"{where}.low")
+        high = _number(raw.get("high", hi_p), f"{where}.high")
         if integer and not (low.is_integer() and high.is_integer()):
             raise InputError(where, f"{key} is an integer parameter; low and high must be "
                              f"integers, got [{low:g}, {high:g}]")
