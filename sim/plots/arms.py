@@ -53,7 +53,7 @@ def uptake_figure(bands: pd.DataFrame, arms: Sequence[str], bundles: Sequence[st
         ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel(OUTCOMES["compliance"].label)
-    axes[0, 0].legend(fontsize=7, loc="upper left")
+    published.model_legend(axes[0, 0], fontsize=7, loc="upper left")
     fig.suptitle(f"{title}: compliance per arm (mean, {level:.0%} interval)", fontsize=10)
     published.tight_layout(fig, f"◇ = {comparator}'s curve + the published effect (the "
                            "curves are bundle all-or-none compliance)")

@@ -77,10 +77,8 @@ def plot_elements(elements: pd.DataFrame, timeseries: pd.DataFrame, path: str | 
                 ax.set_ylabel(f"{bundle.replace('_', ' ')}\nshare done", fontsize=9)
             if r == len(bundles) - 1:
                 ax.set_xlabel("week")
-        handles = [(h, lab) for h, lab in zip(*axes[r, -1].get_legend_handles_labels(),
-                                               strict=True) if not published.is_published(lab)]
-        axes[r, -1].legend(*zip(*handles, strict=True), fontsize=7, loc="center left",
-                           bbox_to_anchor=(1.02, 0.5))
+        published.model_legend(axes[r, -1], fontsize=7, loc="center left",
+                               bbox_to_anchor=(1.02, 0.5))
     n_rep = el["replicate"].nunique()
     fig.suptitle(f"{title}  element performance, system level (mean of {n_rep} replicates)"
                  .strip(), fontsize=11)

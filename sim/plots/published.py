@@ -9,7 +9,9 @@ figures come from :func:`sim.calibrate.evidence.evidence_set`; only *verified* o
   Cochrane review's median and IQR) belongs to an arm whose set of intervention types equals
   the figure's ``interventions`` exactly, compared with a comparator that has none;
 * a **level** (``level_after`` or ``share_after`` in %) belongs to a plot of the bundle (and
-  element) the figure names, for a strategy whose intervention types equal the figure's;
+  element) the figure names, for a strategy whose intervention types equal the figure's; a
+  level naming no bundle (e.g. the national share of admissions with harm) is never drawn on
+  a compliance axis;
 * figures in other units (rates, SMDs, fidelity points) cannot be drawn on a share axis and are
   never selected.
 
@@ -82,7 +84,7 @@ class PublishedRange:
         f = 1 / UNITS[self.unit]
         value = f"{self.value * f:.3g}"
         spread = (f" ({self.spread_kind} {self.low * f:.3g}–{self.high * f:.3g})"
-                  if self.low is not None and self.high is not None else " (no spread given)")
+                  if self.low is not None and self.high is not None else "")
         role = "" if self.use == "fit" else f" [{self.use.replace('_', '-')}]"
         if self.follow_up_weeks is None:
             when = f"follow-up not stated, drawn at wk {DEFAULT_WEEK}" if time_axis \
@@ -92,10 +94,11 @@ class PublishedRange:
                 else f"follow-up {self.follow_up_weeks} wk"
         if self.is_effect:
             median = "median " if self.measure == "median_absolute_change" else ""
+            spread = spread or " (no spread given)"
             return (f"published{role}: {self.source}, {median}{value}{spread} pts\n"
                     f"  effect on one desired practice vs no intervention; {when}")
         before = f"{self.baseline * f:.3g} → " if self.baseline is not None else ""
-        return f"published{role}: {self.source}, {before}{value}{spread}%; {when}"
+        return f"published{role}: {self.source}, {before}{value}%{spread}; {when}"
 
 
 def source_label(target: EvidenceTarget) -> str:
@@ -110,7 +113,9 @@ def _drawable(t: EvidenceTarget) -> bool:
     unit = t.unit.strip().lower()
     if t.measure in EFFECT_MEASURES:
         return unit.startswith("percentage points")
-    return t.measure in LEVEL_MEASURES and unit.startswith("%")
+    # a level is a bundle's (or element's) performance only where it names the bundle: a
+    # share of admissions with harm, say, is in % but is no compliance
+    return t.measure in LEVEL_MEASURES and unit.startswith("%") and bool(t.bundle)
 
 
 def _record(t: EvidenceTarget, unit: str) -> PublishedRange:
@@ -294,3 +299,13 @@ def tight_layout(fig: Figure, note: str = "") -> int:
     rows = -(-lines // (1 if w < 9 else 2))
     fig.tight_layout(rect=(0, min(0.6, (0.25 + 0.16 * rows) / (h + extra)), 1, 1))
     return len(handles)
+
+
+def model_legend(ax: Axes, **kwargs: Any) -> Any:
+    """``ax.legend(**kwargs)`` of the model's curves only (the published ones go below)."""
+    pairs = [(h, lab) for h, lab in zip(*ax.get_legend_handles_labels(), strict=True)
+             if not is_published(lab)]
+    if not pairs:
+        return None
+    handles, labels = zip(*pairs, strict=True)
+    return ax.legend(handles, labels, **kwargs)
