@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.figure import Figure
+from tiny import TINY_STRUCTURE
 
 from sim.calibrate.evidence import evidence_set
 from sim.outcomes.statistics import compare_arms
@@ -196,7 +197,7 @@ def test_arms_uptake_figure_draws_a_matching_review_on_the_comparators_curve():
     x, y = marker.lines[0].get_data()
     base = bands[(bands["arm"] == "none") & (bands["week"] == r.week)]["mean"].item()
     assert y[0] == pytest.approx(base + REVIEW.value / 100)
-    assert r.week <= x[0] < r.week + 5
+    assert x[0] == r.week  # the only marker sits at the figure's week
     # the model's legend keeps only the arms
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["none", "arm"]
 
@@ -317,3 +318,30 @@ def test_uptake_and_elements_plots_show_the_published_figures(small_run, tmp_pat
         result.elements, result.timeseries, tmp_path / "p.png", "t"))
     assert not any(published.is_published(t) for t in _labels(plain))
     assert not any(np.size(c) for ax in plain.axes for c in ax.containers)
+
+
+# --- report and dashboard -------------------------------------------------------------------------
+def test_report_and_dashboard_draw_the_same_published_effects(tmp_path):
+    """The store's manifest gives the arms' types; both pages draw the matching review."""
+    from sim.experiment import load_experiment, run_experiment, write_report
+    from sim.ui import figures
+    from sim.ui.results import open_results, uptake_bands
+
+    ivs = "".join(f'\n  [[arms.interventions]]\n  type = "{k}"\n  start_week = 1\n'
+                  "  end_week = 20\n" for k in sorted(REVIEW.interventions))
+    (tmp_path / "e.toml").write_text(
+        f'name = "pub"\nreplicates = 2\nseed = 5\nweeks = {published.DEFAULT_WEEK + 2}\n'
+        'timeseries = "system"\n' + TINY_STRUCTURE
+        + f'\n[[arms]]\nname = "none"\n\n[[arms]]\nname = "review"{ivs}')
+    experiment = load_experiment(tmp_path / "e.toml")
+    run_experiment(experiment, tmp_path / "store", serial=True, quiet=True)
+    out = write_report(tmp_path / "store")
+    res = open_results(tmp_path / "store")
+    assert res.types == published.manifest_types(experiment.resolved())
+    assert set(res.types["review"].values()) == {frozenset(REVIEW.interventions)}
+    assert set(res.types["none"].values()) == {frozenset()}
+    bands = uptake_bands(res, 0, 0.95)
+    shown = figures.uptake_png(bands, res.arms, res.bundles, 0.95, res.name, res.types,
+                               res.baseline)
+    assert (out / "uptake.png").read_bytes() == shown
+    assert shown != figures.uptake_png(bands, res.arms, res.bundles, 0.95, res.name)

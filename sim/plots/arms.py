@@ -65,13 +65,15 @@ def _published_effects(ax, bands: pd.DataFrame, arms: Sequence[str], bundle: str
     """Each matching published effect, on the comparator's mean at the figure's week."""
     effects = published.effects_by_arm(arms, bundle, types, comparator, unit="share")
     base = bands[(bands["arm"] == comparator) & (bands["bundle"] == bundle)]
+    drawn = 0  # the second and later markers move 2 weeks right each, to stay apart
     for k, arm in enumerate(arms):
-        for j, r in enumerate(effects.get(arm, [])):
+        for r in effects.get(arm, []):
             at = base[base["week"] <= r.week]
             if at.empty or base["week"].max() < r.week:  # the run ends before follow-up
                 continue
-            published.draw_effect(ax, r, at=r.week + 2 * (k + j), colour=TAB10(k % 10),
+            published.draw_effect(ax, r, at=r.week + 2 * drawn, colour=TAB10(k % 10),
                                   base=float(at["mean"].iloc[-1]))
+            drawn += 1
 
 
 def effect_cost_figure(incremental: pd.DataFrame, arms: Sequence[str], level: float,

@@ -80,13 +80,15 @@ def _published(ax, bundle: str, strategies: list[str],
     """The published levels and effects that match each strategy, in its colour."""
     colours = colormaps["tab10"]
     effects = published.effects_by_arm(strategies, bundle, types, comparator, unit="share")
+    drawn = 0  # the second and later effect markers move 2 weeks right each, to stay apart
     for k, strategy in enumerate(strategies):
         for r in published.ranges_for(bundle=bundle, kind="level", unit="share",
                                       interventions=types.get(strategy, {}).get(bundle, ())):
             published.draw_level(ax, r, colour=colours(k))
         weeks, mean = means.get(comparator, (np.array([]), np.array([])))
-        for j, r in enumerate(effects.get(strategy, [])):
+        for r in effects.get(strategy, []):
             if len(weeks) and weeks.max() >= r.week:
                 base = float(mean[weeks <= r.week][-1])
-                published.draw_effect(ax, r, at=r.week + 2 * (k + j), base=base,
+                published.draw_effect(ax, r, at=r.week + 2 * drawn, base=base,
                                       colour=colours(k))
+                drawn += 1
