@@ -31,9 +31,12 @@ def write_run(result: RunResult, scenario: Scenario, out: str | Path, *, seed: i
     from sim.outcomes.recorder import level_summary
     from sim.outcomes.statistics import compare_arms
     from sim.plots.comparison import plot_comparison
+    from sim.plots.published import scenario_types
     from sim.plots.uptake import plot_uptake
 
     out = output_dir(out)
+    resolved = scenario.resolved()
+    types = scenario_types(resolved)  # to match published figures to strategies
     result.timeseries.to_parquet(out / "timeseries.parquet", index=False)
     result.summary.to_csv(out / "summary.csv", index=False)
     level_summary(result.timeseries).to_csv(out / "levels.csv", index=False)
@@ -42,11 +45,12 @@ def write_run(result: RunResult, scenario: Scenario, out: str | Path, *, seed: i
         from sim.plots.elements import plot_elements
 
         result.elements.to_parquet(out / "elements.parquet", index=False)
-        plot_elements(result.elements, result.timeseries, out / "elements.png", scenario.name)
+        plot_elements(result.elements, result.timeseries, out / "elements.png", scenario.name,
+                      types)
         files += ["elements.parquet", "elements.png"]
     comparison = compare_arms(result.summary, scenario.comparator_name)
     comparison.to_csv(out / "comparison.csv", index=False)
-    plot_comparison(comparison, out / "comparison.png", scenario.name)
+    plot_comparison(comparison, out / "comparison.png", scenario.name, types)
     files += ["comparison.csv", "comparison.png"]
     if spc_units:
         files += _write_spc(result.spc, scenario, out)
@@ -57,10 +61,11 @@ def write_run(result: RunResult, scenario: Scenario, out: str | Path, *, seed: i
     manifest = provenance.manifest(
         {"root_seed": seed, "replicates": replicates,
          "replicate_seeds": replicate_seeds(seed, replicates),
-         "scenario": scenario.resolved()},
+         "scenario": resolved},
         command=command, files=files)
     (out / "manifest.json").write_text(provenance.manifest_text(manifest))
-    plot_uptake(result.timeseries, out / "uptake.png", scenario.name)
+    plot_uptake(result.timeseries, out / "uptake.png", scenario.name, types,
+                scenario.comparator_name)
     return ["manifest.json", *files]
 
 

@@ -22,6 +22,7 @@ from sim.outcomes.statistics import (
     uptake_bands,
 )
 from sim.plots.arms import DPI, effect_cost_figure, uptake_figure
+from sim.plots.published import manifest_types
 
 #: The interval level of every report table and figure.
 LEVEL = 0.95
@@ -58,7 +59,8 @@ def write_report(root: str | Path) -> Path:
     if not ts.empty and (ts["level"] == "system").any():
         at_first = ts[ts["point"] == ts["point"].min()]
         bundles = list(dict.fromkeys(at_first.loc[at_first["level"] == "system", "bundle"]))
-        fig = uptake_figure(uptake_bands(at_first, LEVEL), arms, bundles, LEVEL, name)
+        fig = uptake_figure(uptake_bands(at_first, LEVEL), arms, bundles, LEVEL, name,
+                            manifest_types(exp), comparator)
         fig.savefig(out / "uptake.png", dpi=DPI)
     fig = effect_cost_figure(incremental[incremental["point"] == first], arms, LEVEL, name)
     fig.savefig(out / "effect_vs_cost.png", dpi=DPI)

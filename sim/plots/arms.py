@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 
 from sim.outcomes.catalogue import INCREMENTAL_OUTCOMES, OUTCOMES
 from sim.outcomes.statistics import ALL_BUNDLES
+from sim.plots import published
 
 #: Resolution of these figures, in the report's files and the dashboard's images alike.
 DPI = 100
@@ -24,10 +25,15 @@ TAB10 = colormaps["tab10"]
 
 
 def uptake_figure(bands: pd.DataFrame, arms: Sequence[str], bundles: Sequence[str],
-                  level: float, title: str) -> Figure:
+                  level: float, title: str, types: published.ArmTypes | None = None,
+                  comparator: str = "") -> Figure:
     """System compliance over time per arm: mean and interval band, one panel per bundle.
 
     ``bands`` is :func:`sim.outcomes.statistics.uptake_bands` (arm, bundle, week, mean, lo, hi).
+    With ``types`` (per arm and bundle, its intervention types) and the ``comparator`` arm, a
+    published effect matching an arm exactly is drawn at its follow-up week on top of the
+    comparator's curve, in the arm's colour: where the arm's curve would be if it did what the
+    review reports.
     """
     n = max(len(bundles), 1)
     fig = Figure(figsize=(3.9 * n, 3.6))
@@ -41,15 +47,33 @@ def uptake_figure(bands: pd.DataFrame, arms: Sequence[str], bundles: Sequence[st
             ax.plot(rows["week"], rows["mean"], color=TAB10(k % 10), lw=1.6, label=arm)
             ax.fill_between(rows["week"], rows["lo"], rows["hi"], color=TAB10(k % 10),
                             alpha=0.2, lw=0)
+        _published_effects(ax, bands, arms, bundle, types, comparator)
         ax.set_title(bundle.replace("_", " "), fontsize=9)
         ax.set_xlabel("week")
         ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel(OUTCOMES["compliance"].label)
-    axes[0, 0].legend(fontsize=7, loc="upper left")
+    published.model_legend(axes[0, 0], fontsize=7, loc="upper left")
     fig.suptitle(f"{title}: compliance per arm (mean, {level:.0%} interval)", fontsize=10)
-    fig.tight_layout()
+    published.tight_layout(fig, f"◇ = {comparator}'s curve + the published effect (the "
+                           "curves are bundle all-or-none compliance)")
     return fig
+
+
+def _published_effects(ax, bands: pd.DataFrame, arms: Sequence[str], bundle: str,
+                       types: published.ArmTypes | None, comparator: str) -> None:
+    """Each matching published effect, on the comparator's mean at the figure's week."""
+    effects = published.effects_by_arm(arms, bundle, types, comparator, unit="share")
+    base = bands[(bands["arm"] == comparator) & (bands["bundle"] == bundle)]
+    drawn = 0  # the second and later markers move 2 weeks right each, to stay apart
+    for k, arm in enumerate(arms):
+        for r in effects.get(arm, []):
+            at = base[base["week"] <= r.week]
+            if at.empty or base["week"].max() < r.week:  # the run ends before follow-up
+                continue
+            published.draw_effect(ax, r, at=r.week + 2 * drawn, colour=TAB10(k % 10),
+                                  base=float(at["mean"].iloc[-1]))
+            drawn += 1
 
 
 def effect_cost_figure(incremental: pd.DataFrame, arms: Sequence[str], level: float,

@@ -4,7 +4,9 @@ Why: all-or-none compliance is limited by its weakest elements (and, across the 
 weaker side of a pathway); this figure shows which element holds a bundle back. One row per
 bundle, one column per strategy (at most four); a line per element (mean over replicates), the
 bundle's all-or-none compliance as a dashed black line. Elements mapped to a process indicator
-say so in the legend, with the indicator's unit (the value is 100 × performance).
+say so in the legend, with the indicator's unit (the value is 100 × performance). A verified
+published level naming the bundle and element, for a strategy with exactly its interventions,
+is drawn in the element's colour (:mod:`sim.plots.published`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import numpy as np
 import pandas as pd
 from matplotlib import colormaps
 from matplotlib.figure import Figure
+
+from sim.plots import published
 
 MAX_STRATEGIES = 4
 
@@ -31,8 +35,11 @@ def element_label(name: str, indicator_unit: str) -> str:
 
 
 def plot_elements(elements: pd.DataFrame, timeseries: pd.DataFrame, path: str | Path,
-                  title: str = "") -> Path:
-    """Draw the system-level element performance per bundle and strategy into ``path``."""
+                  title: str = "", types: published.ArmTypes | None = None) -> Path:
+    """Draw the system-level element performance per bundle and strategy into ``path``.
+
+    ``types`` (per strategy and bundle, its intervention types) selects published levels.
+    """
     el = elements[elements["level"] == "system"]
     ts = timeseries[timeseries["level"] == "system"]
     bundles = [b for b in el["bundle"].cat.categories if (el["bundle"] == b).any()]
@@ -53,6 +60,10 @@ def plot_elements(elements: pd.DataFrame, timeseries: pd.DataFrame, path: str | 
                 units = one["indicator_unit"].dropna().astype(str)
                 label = element_label(name, units.iloc[0] if len(units) else "")
                 ax.plot(weeks, mean, color=colours(k % 10), lw=1.4, label=label)
+                for p in published.ranges_for(
+                        bundle=bundle, element=name, kind="level", unit="share",
+                        interventions=(types or {}).get(strategy, {}).get(bundle, ())):
+                    published.draw_level(ax, p, colour=colours(k % 10))
             comp = ts[(ts["bundle"] == bundle) & (ts["strategy"] == strategy)]
             if len(comp):
                 weeks, mean = _mean_curve(comp, "compliance")
@@ -66,11 +77,13 @@ def plot_elements(elements: pd.DataFrame, timeseries: pd.DataFrame, path: str | 
                 ax.set_ylabel(f"{bundle.replace('_', ' ')}\nshare done", fontsize=9)
             if r == len(bundles) - 1:
                 ax.set_xlabel("week")
-        axes[r, -1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+        published.model_legend(axes[r, -1], fontsize=7, loc="center left",
+                               bbox_to_anchor=(1.02, 0.5))
     n_rep = el["replicate"].nunique()
     fig.suptitle(f"{title}  element performance, system level (mean of {n_rep} replicates)"
                  .strip(), fontsize=11)
-    fig.tight_layout()
+    published.tight_layout(fig, "□ = a published level: baseline at week 0, after-level at "
+                           "follow-up (the element's colour)")
     path = Path(path)
     fig.savefig(path, dpi=100)
     return path

@@ -113,7 +113,8 @@ def ArmsView(res: Results, level: float) -> None:
             "incremental": inc,
             "cost": figures.effect_cost_png(inc, res.arms, level, res.name),
         }
-        out["uptake"] = (figures.uptake_png(bands, res.arms, res.bundles, level, res.name)
+        out["uptake"] = (figures.uptake_png(bands, res.arms, res.bundles, level, res.name,
+                                            res.types, res.baseline)
                          if not bands.empty else None)
         return out
 

@@ -28,6 +28,7 @@ from sim.outcomes.catalogue import OUTCOMES
 from sim.outcomes.spc import PChart, plot_spc
 from sim.plots.arms import DPI as ARMS_DPI
 from sim.plots.arms import effect_cost_figure, uptake_figure
+from sim.plots.published import ArmTypes
 from sim.state import STAGES
 from sim.ui.network_sample import NetworkSample
 
@@ -118,9 +119,14 @@ def spc_png(chart: PChart, title: str) -> bytes:
 
 # --- dashboard -----------------------------------------------------------------------------------
 def uptake_png(bands: pd.DataFrame, arms: Sequence[str], bundles: Sequence[str], level: float,
-               title: str) -> bytes:
-    """System compliance over time per arm, as ``implsim report`` draws it (uptake.png)."""
-    return to_png(uptake_figure(bands, arms, bundles, level, title), ARMS_DPI)
+               title: str, types: ArmTypes | None = None, comparator: str = "") -> bytes:
+    """System compliance over time per arm, as ``implsim report`` draws it (uptake.png).
+
+    ``types`` and ``comparator`` (:attr:`sim.ui.results.Results.types`, ``.baseline``) add the
+    published effects that match an arm, as the report does.
+    """
+    return to_png(uptake_figure(bands, arms, bundles, level, title, types, comparator),
+                  ARMS_DPI)
 
 
 def effect_cost_png(incremental: pd.DataFrame, arms: Sequence[str], level: float,

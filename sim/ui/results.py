@@ -21,6 +21,7 @@ from sim.errors import InputError
 from sim.experiment.store import ResultStore
 from sim.outcomes import statistics
 from sim.params import P
+from sim.plots.published import manifest_types
 
 #: The interval level the dashboard's intervals use (typed in the page, checked like any Param).
 LEVEL = P("interval_level", 0.95, "Confidence level of the intervals shown.", unit="share",
@@ -44,6 +45,8 @@ class Results:
     summary: pd.DataFrame = field(default_factory=pd.DataFrame)
     timeseries: pd.DataFrame = field(default_factory=pd.DataFrame)
     indices: pd.DataFrame | None = None
+    #: per arm and bundle, its intervention types (to match published figures to arms)
+    types: dict[str, dict[str, frozenset[str]]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -101,6 +104,7 @@ def _read_store(res: Results, store: ResultStore) -> None:
     res.points = list(manifest.get("design_points", [{}])) or [{}]
     res.baseline = exp.get("baseline") or (res.arms[0] if res.arms else "")
     res.paired = bool(exp.get("common_random_numbers", True))
+    res.types = manifest_types(exp)
     res.runs_total = int(manifest.get("n_runs", 0))
     res.summary = store.read("summary")
     if res.summary.empty:
