@@ -31,6 +31,7 @@ from sim.mechanisms import (
     awareness,
     capacity,
     collective,
+    destination,
     fidelity,
     influence,
     sustainment,
@@ -120,6 +121,8 @@ class ImplementationModel(mesa.Model):
         self._harm_counted, self._harm_rate, self._harm_rr = harm.harm_tables(
             self.pop, w.bundles, scenario.patients)
         self._streams: dict[str, np.random.Generator] = {}
+        if destination.active(self.par):  # same seed, same draws: every strategy alike
+            self.state.fit = self.draw("destination", self.state.stage.shape)
         self.complexity = np.array([b.complexity for b in w.bundles], np.float32)
         # flat (staff, bundle) entry → its staff member, and its (unit, bundle) cell: a lookup
         # is cheaper than integer division on the hot path

@@ -254,6 +254,15 @@ MODEL = ParamSet(
         P("beta_concurrent", 0.3, "Log-hazard penalty on trying a bundle per other bundle the "
           "person is trying at the same time (competing demands).", unit="log-hazard",
           low=0.0, high=5.0),
+        P("adoption_ceiling", 1.0, "Destination (Bass market potential): the share of "
+          "eligible staff who would take up a bundle at all, in a neutral context without "
+          "support; context and support shift it on the log-odds scale "
+          "(sim.mechanisms.destination). 1: no limit (earlier versions).", unit="share",
+          low=0.0, high=1.0),
+        P("beta_ceiling_support", 0.0, "Log-odds by which full support (facilitation, "
+          "feedback, champions, reminders) widens the destination; when support ends the "
+          "destination narrows again and practice beyond it decays.", unit="log-odds",
+          low=0.0, high=10.0),
         P("p_routinise", 0.04, "Weekly chance that a staff member trying a bundle makes it "
           "routine, at full fidelity.", unit="1/week", low=0.0, high=1.0),
         P("p_abandon", 0.01, "Weekly hazard that a user without support abandons the bundle "

@@ -44,6 +44,9 @@ class State:
     openness: np.ndarray = field(default_factory=_none)  # (N,) float32
     threshold: np.ndarray = field(default_factory=_none)  # (N,) float32
     log_ctx: np.ndarray = field(default_factory=_none)  # (N, B) float32 static log context
+    # (N, B) float32 U(0, 1): each entry's fit with the bundle (sim.mechanisms.destination);
+    # empty when the destination is off
+    fit: np.ndarray = field(default_factory=_none)
     influence_weight: np.ndarray = field(default_factory=_none)  # (N, B) float32
     adjacency: sp.csr_matrix | None = None  # (N, N) binary, ties added in the run included
     extra_ties: list[tuple[np.ndarray, str]] = field(default_factory=list)

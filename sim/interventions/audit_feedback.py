@@ -8,10 +8,11 @@ stream — is defined once in :mod:`sim.outcomes.audit`, so these audits are the
 ``[measurement]`` and ``--spc-units`` give for the same unit and settings; they are kept
 (``observations``). Until the next audit the unit reacts to the gap between its observed
 compliance and ``target_compliance``: trying
-rises by ``response`` × gap on the log-hazard scale and seeing the data reinforces practice
-(``support``). Audit and feedback gives small to moderate gains, larger when baseline performance
-is low (Ivers et al. 2012, Cochrane: median +4.3 percentage points); the levers are assumptions.
-This is the feedback loop of SPEC §5.
+rises by ``response`` × gap on the log-hazard scale, seeing the data reinforces practice
+(``support``) and staff who had not heard of the bundle hear of it from the chart
+(``awareness``, a weekly chance). Audit and feedback gives small to moderate gains, larger when
+baseline performance is low (Ivers et al. 2012, Cochrane: median +4.3 percentage points); the
+levers are assumptions. This is the feedback loop of SPEC §5.
 
 ``feedback = "outcome"`` feeds back an outcome indicator instead, as Keystone fed back infection
 rates: the unit's expected harm rate over the period (per 1,000 exposure units, e.g. infections
@@ -52,6 +53,9 @@ class AuditFeedback(Intervention):
           source="assumption, sized so the gain is modest (Ivers et al. 2012: +4.3 points)"),
         P("support", 0.2, "Reinforcement from seeing one's own data (0–1).", unit="share",
           low=0.0, high=1.0, source="assumption, small as in Ivers et al. 2012"),
+        P("awareness", 0.0, "Weekly chance that an unaware eligible staff member of an audited "
+          "unit hears of the bundle from the feedback (the chart discussed at a meeting).",
+          unit="1/week", low=0.0, high=1.0),
         P("feedback", "compliance", "What is fed back: the audited all-or-none compliance "
           "('compliance') or the unit's harm-rate indicator relative to its week-0 rate "
           "('outcome', e.g. infections per 1,000 catheter-days).",
@@ -106,7 +110,8 @@ class AuditFeedback(Intervention):
                 model.add_cost(self.name, int(b), self.pars["cost_per_audit"] * audited)
         for b in bundles:
             model.levers.push(self.units, b, self.pars["response"] * self.gap[self.units, b])
-        self.give_support(model, self.units, support=self.pars["support"])
+        self.give_support(model, self.units, support=self.pars["support"],
+                          awareness=self.pars["awareness"])
 
     def _outcome_gap(self, model: ImplementationModel, period_compliance: np.ndarray
                      ) -> np.ndarray:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.arrays import count_bundles
+from sim.mechanisms import destination
 from sim.mechanisms.influence import influence_hazard, weighted_share
 from sim.state import AWARE, TRYING
 
@@ -51,7 +52,8 @@ def adopt(w: Week) -> None:
     with ``x`` the static log context (:mod:`sim.mechanisms.context`), ``c`` the unit's dynamic
     context (capacity, leadership), ``boost`` the week's push to try, ``trying_i`` the bundles
     *i* is trying now, and the influence hazard of :mod:`sim.mechanisms.influence` on the
-    weighted share of colleagues using at the start of the week.
+    weighted share of colleagues using at the start of the week; 0 for entries outside the
+    destination (:mod:`sim.mechanisms.destination`).
     """
     st, lv, par = w.state, w.levers, w.par
     u = w.draw("adoption")
@@ -69,4 +71,9 @@ def adopt(w: Week) -> None:
          - load)
     hazard = adoption_hazard(x, par["p_innovation"], par["beta_knowledge"],
                              w.at(st.knowledge, idx), infl)
+    if destination.active(par):  # outside the destination nobody starts
+        m = destination.share(w.at(st.log_ctx, idx) + w.unit_at(lv.context, idx),
+                              w.unit_at(lv.support, idx), par["adoption_ceiling"],
+                              par["beta_ceiling_support"])
+        hazard = np.where(destination.within(w.at(st.fit, idx), m), hazard, 0.0)
     start_trying(st.stage, idx, hazard, u[idx])

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.mechanisms import destination
 from sim.mechanisms.fidelity import staff_fidelity
 from sim.state import ABANDONED, ROUTINE, TRYING
 
@@ -60,16 +61,23 @@ def sustain(w: Week) -> None:
     """Phase *abandonment, then routinisation*.
 
     Users abandon with ``min(1, p_abandon · exp(−(x_ib + c_ub)) · (1 − σ_ub) · (1 − ρ if
-    routine))`` (0 for the protected); then those still trying make it routine with
-    ``p_routinise × f_ib``, ``f_ib`` their mean fidelity on the bundle before this week's update.
+    routine and within the destination))`` (0 for the protected; a routine user outside the
+    destination of :mod:`sim.mechanisms.destination` counts as trying); then those still
+    trying make it routine with ``p_routinise × f_ib``, ``f_ib`` their mean fidelity on the
+    bundle before this week's update.
     """
     st, lv, par = w.state, w.levers, w.par
     u_abandon, u_routinise = w.draw("abandon"), w.draw("routinise")
     idx = users(st.stage)
     if len(idx):
-        ab = abandonment_hazard(w.at(st.stage, idx),
-                                w.at(st.log_ctx, idx) + w.unit_at(lv.context, idx),
-                                w.unit_at(lv.support, idx), par["p_abandon"],
+        stage = w.at(st.stage, idx)
+        x = w.at(st.log_ctx, idx) + w.unit_at(lv.context, idx)
+        support = w.unit_at(lv.support, idx)
+        if destination.active(par):  # beyond the destination a routine gives no protection
+            m = destination.share(x, support, par["adoption_ceiling"],
+                                  par["beta_ceiling_support"])
+            stage = np.where(destination.within(w.at(st.fit, idx), m), stage, TRYING)
+        ab = abandonment_hazard(stage, x, support, par["p_abandon"],
                                 par["routine_protection"])
         ab[w.at(lv.protected, idx)] = 0.0
         abandon(st.stage, idx, ab, u_abandon[idx])

@@ -57,3 +57,6 @@ def turn_over(w: Week) -> None:
     st.openness[leavers], st.threshold[leavers] = op, th
     shift = par["beta_openness"] * (op - w.world.pop.staff_openness[leavers])
     st.log_ctx[leavers] = w.world.log_ctx[leavers] + shift[:, None]
+    if st.fit.size:  # the newcomer's own fit with each bundle (sim.mechanisms.destination)
+        st.fit[leavers] = w.model.stream("turnover:destination").random(
+            st.fit[leavers].shape, dtype=np.float32)
