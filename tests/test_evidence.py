@@ -10,7 +10,7 @@ from sim.calibrate.evidence import EVIDENCE_DIR, evidence_from_dict, evidence_se
 from sim.errors import InputError
 
 GOOD = {"name": "t", "title": "T", "citation": "A et al. 2020", "quote": "rose from 40 to 50%",
-        "verified": True, "use": "fit", "setting": ["hospital"],
+        "verified": True, "use": "not_used", "setting": ["hospital"],
         "figure": {"measure": "level_after", "value": 50.0, "unit": "%", "baseline": 40.0}}
 
 
@@ -31,7 +31,9 @@ def test_the_western_norway_trial_is_quoted_as_its_abstract_says():
 
 
 @pytest.mark.parametrize("change, match", [
-    ({"verified": False}, r"t.toml: use: a figure not verified in its source cannot be used"),
+    ({"verified": False, "use": "fit"},
+     r"t.toml: use: a figure not verified in its source cannot be used"),
+    ({"use": "fit"}, r"t.toml: design: a figure with use = 'fit' needs a \[design\] table"),
     ({"use": "maybe"}, r"t.toml: use: must be one of fit, hold_out, not_used"),
     ({"setting": ["moon"]}, r"t.toml: setting: must be a list of"),
     ({"interventions": ["magic"]}, r"t.toml: interventions: must be a list of intervention"),
@@ -56,7 +58,7 @@ def test_unverified_figures_are_kept_but_never_used():
 def test_the_name_must_be_the_file_name(tmp_path: Path):
     path = tmp_path / "other.toml"
     path.write_text('name = "t"\ntitle = "T"\ncitation = "c"\nquote = "q"\nverified = true\n'
-                    'use = "fit"\nsetting = ["hospital"]\n[figure]\nmeasure = "level_after"\n'
+                    'use = "not_used"\nsetting = ["hospital"]\n[figure]\nmeasure = "level_after"\n'
                     'value = 1.0\nunit = "%"\n')
     with pytest.raises(InputError, match=r"other\.toml: name: must equal the file name 'other'"):
         load_evidence(path)

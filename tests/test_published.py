@@ -16,6 +16,7 @@ import pytest
 from matplotlib.figure import Figure
 from tiny import TINY_STRUCTURE
 
+from sim.bundles.bundle import shipped_bundles
 from sim.calibrate.evidence import evidence_set
 from sim.outcomes.statistics import compare_arms
 from sim.plots import arms as arms_plot
@@ -25,6 +26,7 @@ from sim.scenario import load_scenario
 from sim.simulate import run_replicates
 
 EVIDENCE = evidence_set()
+SHIPPED = set(shipped_bundles())
 DRAWABLE = {n: t for n, t in EVIDENCE.items() if published._drawable(t)}
 OTHER_TYPES = ("training", "champions", "reminders", "audit_feedback", "facilitation",
                "collaborative")
@@ -138,7 +140,8 @@ def test_effects_need_a_comparator_without_interventions():
 
 
 def test_missing_follow_up_is_drawn_at_week_52_and_said_so():
-    t = next(t for t in DRAWABLE.values() if t.verified and t.follow_up_weeks is None)
+    t = dataclasses.replace(next(t for t in DRAWABLE.values() if t.verified),
+                            follow_up_weeks=None)
     r, = ranges_for(**_args(t), evidence={t.name: t})
     assert r.week == published.DEFAULT_WEEK
     assert "follow-up not stated" in r.label() and "wk 52" in r.label()
@@ -171,7 +174,8 @@ REVIEW = next(t for t in sorted(DRAWABLE.values(), key=lambda t: t.name)
               if t.verified and not t.bundle and t.measure in published.EFFECT_MEASURES
               and t.spread is not None)
 LEVEL = next(t for t in sorted(DRAWABLE.values(), key=lambda t: t.name)
-             if t.verified and t.bundle and t.element and t.measure in published.LEVEL_MEASURES)
+             if t.verified and t.bundle in SHIPPED and t.element
+             and t.measure in published.LEVEL_MEASURES)
 UNMATCHED = frozenset({*REVIEW.interventions, "leadership"})
 
 

@@ -19,8 +19,17 @@ File format::
     interventions = ["audit_feedback", "training"]  # the model's nearest intervention types
     bundle = "antibiotic_stewardship"             # optional: bundle and element it speaks to
     element = "guideline_concordant_choice"
-    follow_up_weeks = 52                          # optional
+    follow_up_weeks = 52                          # when the figure is read (needed by a design)
     notes = "..."                                 # optional: how the design maps to the model
+
+    [design]                      # required unless use = "not_used" (sim.calibrate.designs)
+    scenario = "designs/wathne_2018.toml"   # the study as a scenario, relative to this file
+    arm = "audit & feedback + academic detailing"   # the supported strategy
+    comparator = "control wards"  # needed by compare = "arms" and "smd"
+    compare = "before_after"      # "arms" | "before_after" | "smd" (see COMPARES)
+    output = "element"            # "element" | "harm_rate" | "gtt_share" (see OUTPUTS)
+    patients_per_period = 901     # optional: the study's audit noise
+    replicates = 0                # optional: fewer replicates for a costly design
 
     [figure]
     measure = "level_after"       # what value is: see MEASURES
@@ -49,7 +58,16 @@ MEASURES = ("level_after", "absolute_change", "median_absolute_change", "rate_ra
             "rate_after", "share_after", "standardised_mean_difference")
 SPREADS = ("IQR", "95% CI", "range", "SD")
 _KEYS = {"name", "title", "citation", "read_at", "quote", "verified", "use", "setting",
-         "interventions", "bundle", "element", "follow_up_weeks", "notes", "figure"}
+         "interventions", "bundle", "element", "follow_up_weeks", "notes", "figure", "design"}
+#: How a design's model figure is formed: the intervention arm minus the comparator at follow-up
+#: (paired, common random numbers), the intervention arm's change from week 0, or the
+#: standardised mean difference over units of that change between the arms.
+COMPARES = ("arms", "before_after", "smd")
+#: What a design reads from a run: an element's performance (%), the bundle's harm rate in its
+#: own indicator unit (e.g. per 1,000 catheter-days), or the GTT share of admissions with harm.
+OUTPUTS = ("element", "harm_rate", "gtt_share")
+_DESIGN_KEYS = {"scenario", "arm", "comparator", "compare", "output", "patients_per_period",
+                "replicates"}
 _REQUIRED = ("name", "title", "citation", "quote", "verified", "use", "setting", "figure")
 _FIGURE_KEYS = {"measure", "value", "unit", "baseline", "spread", "n"}
 
@@ -61,6 +79,24 @@ class Spread:
     kind: str
     low: float
     high: float
+
+
+@dataclass(frozen=True)
+class Design:
+    """How the model reproduces a study: which scenario, which arms, what is read and compared.
+
+    ``scenario`` is a scenario file (absolute after loading); ``arm`` and ``comparator`` name its
+    strategies; ``patients_per_period`` adds the study's sampling noise (a binomial audit of
+    that many patients at baseline and at follow-up) to the model's predictive interval.
+    """
+
+    scenario: str
+    arm: str
+    comparator: str = ""
+    compare: str = "arms"
+    output: str = "element"
+    patients_per_period: int = 0
+    replicates: int = 0
 
 
 @dataclass(frozen=True)
@@ -87,6 +123,7 @@ class EvidenceTarget:
     spread: Spread | None = None
     n: int | None = None
     notes: str = ""
+    design: Design | None = None
 
 
 def _text(raw: dict[str, Any], key: str, where: str, required: bool = True) -> str:
@@ -139,7 +176,41 @@ def _figure(raw: Any, where: str) -> dict[str, Any]:
     return out
 
 
-def evidence_from_dict(raw: dict[str, Any], where: str) -> EvidenceTarget:
+def _design(raw: Any, where: str, base_dir: Path) -> Design:
+    if not isinstance(raw, dict):
+        raise InputError(where, "must be a table [design] with scenario and arm")
+    unknown = set(raw) - _DESIGN_KEYS
+    if unknown:
+        raise InputError(f"{where}.{sorted(unknown)[0]}", "unknown key; known keys are: "
+                         f"{', '.join(sorted(_DESIGN_KEYS))}")
+    scenario, arm = _text(raw, "scenario", where), _text(raw, "arm", where)
+    path = (base_dir / scenario).resolve()
+    if not path.is_file():
+        raise InputError(f"{where}.scenario", f"no file {path}; give a scenario file relative "
+                         "to the evidence file")
+    compare = raw.get("compare", "arms")
+    if compare not in COMPARES:
+        raise InputError(f"{where}.compare", f"must be one of {', '.join(COMPARES)}, got "
+                         f"{compare!r}")
+    output = raw.get("output", "element")
+    if output not in OUTPUTS:
+        raise InputError(f"{where}.output", f"must be one of {', '.join(OUTPUTS)}, got "
+                         f"{output!r}")
+    counts = {}
+    for key in ("patients_per_period", "replicates"):
+        v = raw.get(key, 0)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise InputError(f"{where}.{key}", f"must be an integer >= 0, got {v!r}")
+        counts[key] = v
+    comparator = _text(raw, "comparator", where, required=False)
+    if compare in ("arms", "smd") and not comparator:
+        raise InputError(f"{where}.comparator", f"compare = {compare!r} needs the comparator "
+                         "strategy's name")
+    return Design(str(path), arm, comparator, compare, output, **counts)
+
+
+def evidence_from_dict(raw: dict[str, Any], where: str,
+                       base_dir: Path | None = None) -> EvidenceTarget:
     """Validate one evidence file's table."""
     unknown = set(raw) - _KEYS
     if unknown:
@@ -171,20 +242,31 @@ def evidence_from_dict(raw: dict[str, Any], where: str) -> EvidenceTarget:
         raise InputError(f"{where}: follow_up_weeks", f"must be weeks (an integer >= 0), got "
                          f"{weeks!r}")
     fig = _figure(raw["figure"], f"{where}: figure")
-    return EvidenceTarget(
+    design = None
+    if "design" in raw:
+        design = _design(raw["design"], f"{where}: design",
+                         base_dir if base_dir is not None else Path(where).parent)
+        if weeks is None:
+            raise InputError(f"{where}: follow_up_weeks", "a design needs the follow-up in "
+                             "weeks (when the figure is read)")
+    target = EvidenceTarget(
         name=_text(raw, "name", where), title=_text(raw, "title", where),
         citation=_text(raw, "citation", where), quote=_text(raw, "quote", where),
         verified=verified, use=use, setting=tuple(setting), path=where,
         read_at=_text(raw, "read_at", where, required=False),
         interventions=tuple(interventions), bundle=_text(raw, "bundle", where, False),
         element=_text(raw, "element", where, False), follow_up_weeks=weeks,
-        notes=_text(raw, "notes", where, False), **fig)
+        notes=_text(raw, "notes", where, False), design=design, **fig)
+    if use != "not_used" and design is None:
+        raise InputError(f"{where}: design", f"a figure with use = {use!r} needs a [design] "
+                         "table saying how the model reproduces the study")
+    return target
 
 
 def load_evidence(path: str | Path) -> EvidenceTarget:
     """Load one evidence file; its ``name`` must equal the file name."""
     path = Path(path)
-    target = evidence_from_dict(read_toml(path, "evidence target"), str(path))
+    target = evidence_from_dict(read_toml(path, "evidence target"), str(path), path.parent)
     if target.name != path.stem:
         raise InputError(f"{path}: name", f"must equal the file name {path.stem!r}")
     return target
