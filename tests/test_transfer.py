@@ -27,7 +27,7 @@ from tiny import TINY_STRUCTURE
 
 from sim.errors import InputError
 from sim.experiment import ResultStore, load_experiment, run_experiment, write_report
-from sim.experiment.contrast import FILES, run_means
+from sim.experiment.contrast import FILES, contrast_table, run_means
 from sim.interventions.facilitation import Facilitation
 from sim.params import MODEL
 
@@ -216,3 +216,33 @@ def test_transfer_effect_rises_with_beta_capacity(tmp_path):
         bound = d.mean() - stats.t.ppf(0.99, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
         assert bound > 0, (lo, hi, d)
     assert set(FILES) <= {p.name for p in (tmp_path / "out" / "report").iterdir()}
+
+
+def test_contrast_table_pairs_by_replicate_or_uses_welch():
+    # Synthetic time series: two bundles (and one left out), four replicates, one point; the
+    # effect is the mean of the per-replicate differences of the bundle means, and the interval
+    # follows the pairing.
+    rng = np.random.default_rng(3)
+    rows = []
+    for arm in ("t", "c"):
+        for rep in range(4):
+            for b in ("b1", "b2", "other"):
+                for week in (10, 20):
+                    rows.append({"arm": arm, "point": 0, "replicate": rep, "level": "system",
+                                 "week": week, "bundle": b, "compliance": rng.random()})
+    ts = pd.DataFrame(rows)
+    c = {"treatment": "t", "control": "c", "bundles": ["b1", "b2"], "outcome": "compliance",
+         "week": 20, "level": 0.9}
+    at = ts[(ts["week"] == 20) & ts["bundle"].isin(["b1", "b2"])]
+    m = at.groupby(["arm", "replicate"])["compliance"].mean().unstack("arm")
+    d = (m["t"] - m["c"]).to_numpy()
+    half = stats.t.ppf(0.95, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
+    paired = contrast_table(ts, c, [{}, {}], paired=True)  # point 1 has no runs: no row
+    assert len(paired) == 1
+    row = paired.iloc[0]
+    assert np.isclose(row["effect"], d.mean()) and np.isclose(row["hi"] - row["lo"], 2 * half)
+    assert np.isclose(row["treatment_mean"], m["t"].mean()) and row["n"] == 4
+    welch = contrast_table(ts, c, [{}], paired=False).iloc[0]
+    w = stats.ttest_ind(m["t"], m["c"], equal_var=False).confidence_interval(0.9)
+    assert np.isclose(welch["effect"], d.mean())
+    assert np.isclose(welch["lo"], w.low) and np.isclose(welch["hi"], w.high)
