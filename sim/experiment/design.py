@@ -29,6 +29,10 @@ the same people, ties and chance events: paired comparisons. File format::
     [design.factors]
     "parameters.turnover_annual" = [0.1, 0.3]
     "network.cross_boundary_degree" = [0.1, 0.5]
+
+    [contrast]                    # optional: treatment minus control across the design
+    treatment = "training + facilitation"  # (sim.experiment.contrast; implsim report draws it)
+    control = "no extra support"
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from typing import Any
 import pandas as pd
 
 from sim.errors import InputError
+from sim.experiment.contrast import parse_contrast
 from sim.factors import SECTIONS as FACTOR_SECTIONS
 from sim.factors import apply_point, parse_key
 from sim.params import P, ParamSet
@@ -73,7 +78,7 @@ TOP = ParamSet("experiment", "Top-level keys of an experiment file.", (
     P("weeks", 0, "Weeks to simulate (0 = the base scenario's).", unit="weeks", low=0,
       high=5200),
 ))
-_TABLES = ("overrides", "arms", "design")  # top-level keys besides TOP
+_TABLES = ("overrides", "arms", "design", "contrast")  # top-level keys besides TOP
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,7 @@ class Experiment:
     arm_names: list[str]
     points: list[dict[str, Any]]  # design points: {"section.param": value}
     raw: dict[str, Any] = field(default_factory=dict)
+    contrast: dict[str, Any] | None = None  # [contrast]: sim.experiment.contrast
 
     @property
     def replicates(self) -> int:
@@ -134,6 +140,8 @@ class Experiment:
             "arms": [{"name": n, "scenario": a.resolved()}
                      for n, a in zip(self.arm_names, self.arms, strict=True)],
             "design_points": self.points,
+            # only when given: the fingerprints of experiments without one stay as they were
+            **({"contrast": self.contrast} if self.contrast is not None else {}),
         }
 
     def fingerprint(self) -> str:
@@ -274,8 +282,11 @@ def experiment_from_dict(data: dict[str, Any], path: str, base_dir: Path) -> Exp
     points = design_points(data.get("design"), f"{path}: design", base_dir)
     for i, point in enumerate(points):  # validate every point against the declarations
         apply_point(arms[0], point, f"{path}: design point {i}")
+    contrast = parse_contrast(data.get("contrast"), f"{path}: contrast", names,
+                              base.bundle_names, points, base.weeks,
+                              base.output["every_weeks"], settings["timeseries"])
     return Experiment(settings["name"], settings["description"], path, settings, base, arms,
-                      names, points, data)
+                      names, points, data, contrast)
 
 
 def load_experiment(path: str | Path) -> Experiment:

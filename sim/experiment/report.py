@@ -12,6 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from sim.errors import InputError
+from sim.experiment.contrast import FILES as CONTRAST_FILES
+from sim.experiment.contrast import write_contrast
 from sim.experiment.store import ResultStore
 from sim.outcomes.statistics import (
     all_pairs,
@@ -28,7 +30,7 @@ from sim.plots.published import manifest_types
 LEVEL = 0.95
 #: What ``implsim report`` writes into ``DIR/report/``.
 FILES = ("arms.csv", "pairs.csv", "totals.csv", "incremental.csv", "uptake.png",
-         "effect_vs_cost.png", "README.txt")
+         "effect_vs_cost.png", *CONTRAST_FILES, "README.txt")
 
 
 def write_report(root: str | Path) -> Path:
@@ -64,6 +66,9 @@ def write_report(root: str | Path) -> Path:
         fig.savefig(out / "uptake.png", dpi=DPI)
     fig = effect_cost_figure(incremental[incremental["point"] == first], arms, LEVEL, name)
     fig.savefig(out / "effect_vs_cost.png", dpi=DPI)
+    contrast = exp.get("contrast")
+    written = write_contrast(out, ts, contrast, exp["design_points"], paired, name) \
+        if contrast else []
     done = summary["run_id"].nunique()
     method = "paired: common random numbers" if paired else "Welch: independent runs"
     (out / "README.txt").write_text(
@@ -78,5 +83,8 @@ def write_report(root: str | Path) -> Path:
         f"({method}), harm averted (comparator - arm harm_expected) and cost per harm averted "
         "= mean delta_cost / mean harm averted, NaN with the reason in "
         "cost_per_harm_averted_undefined (effect_vs_cost.png shows all bundles at the first "
-        "point).\n")
+        "point).\n"
+        + (f"{', '.join(written)}: the contrast {contrast['treatment']!r} minus "
+           f"{contrast['control']!r} per design point, {contrast['level']:.0%} interval "
+           "(sim/experiment/contrast.py).\n" if written else ""))
     return out
