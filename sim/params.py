@@ -16,6 +16,9 @@ from typing import Any
 from sim.errors import InputError
 
 ASSUMPTION = "assumption (to be calibrated or varied in sensitivity analysis)"
+#: The source of a default set by the joint calibration to the published evidence (issue 15).
+FITTED = ("joint calibration to the evidence set (calibration/posterior/evidence_fit/): the "
+          "shipped posterior point")
 
 
 @dataclass(frozen=True)
@@ -207,15 +210,17 @@ MODEL = ParamSet(
           low=0.0, high=1.0),
         P("p_word_of_mouth", 0.05, "Chance per week and per using colleague tie that an unaware "
           "staff member becomes aware.", unit="1/week/tie", low=0.0, high=1.0),
-        P("p_innovation", 0.001, "Spontaneous (external-influence) weekly adoption hazard of an "
+        P("p_innovation", 0.00027, "Spontaneous (external-influence) weekly adoption hazard of an "
           "aware staff member in a neutral context: the Bass p.", unit="1/week",
           low=0.0, high=1.0,
-          source="Bass p; scale from Dunn et al. 2012 (SPEC §11): median 8.2 years to adoption "
-          "for drugs; assumption for bundles"),
-        P("q_imitation", 0.06, "Social-influence weekly hazard at full exposure (all weighted "
+          plausible=(0.0002, 0.01),
+          source=f"{FITTED}; posterior median 0.00033, 90% interval "
+          "[0.00021, 0.00095]; plausible range = the prior"),
+        P("q_imitation", 0.085, "Social-influence weekly hazard at full exposure (all weighted "
           "neighbours using): the Bass q.", unit="1/week", low=0.0, high=1.0,
-          source="Bass q; Dunn et al. 2012: 84 of 103 drugs imitation-driven (q > p); "
-          "magnitude assumption"),
+          plausible=(0.005, 0.3),
+          source=f"{FITTED}; posterior median 0.13, 90% interval "
+          "[0.043, 0.28]; plausible range = the prior"),
         P("contagion", "simple", "Social influence model: 'simple' (Bass-like, hazard grows with "
           "the weighted share of using neighbours) or 'complex' (threshold: influence acts only "
           "once that share reaches the staff member's threshold).",
@@ -254,15 +259,21 @@ MODEL = ParamSet(
         P("beta_concurrent", 0.3, "Log-hazard penalty on trying a bundle per other bundle the "
           "person is trying at the same time (competing demands).", unit="log-hazard",
           low=0.0, high=5.0),
-        P("adoption_ceiling", 1.0, "Destination (Bass market potential): the share of "
+        P("adoption_ceiling", 0.65, "Destination (Bass market potential): the share of "
           "eligible staff who would take up a bundle at all, in a neutral context without "
           "support; context and support shift it on the log-odds scale "
           "(sim.mechanisms.destination). 1: no limit (earlier versions).", unit="share",
-          low=0.0, high=1.0),
-        P("beta_ceiling_support", 0.0, "Log-odds by which full support (facilitation, "
+          low=0.0, high=1.0,
+          plausible=(0.05, 0.95),
+          source=f"{FITTED}; posterior median 0.42, 90% interval "
+          "[0.19, 0.84]; plausible range = the prior"),
+        P("beta_ceiling_support", 4.6, "Log-odds by which full support (facilitation, "
           "feedback, champions, reminders) widens the destination; when support ends the "
           "destination narrows again and practice beyond it decays.", unit="log-odds",
-          low=0.0, high=10.0),
+          low=0.0, high=10.0,
+          plausible=(0.0, 6.0),
+          source=f"{FITTED}; posterior median 2.3, 90% interval "
+          "[0.22, 5.7]; plausible range = the prior"),
         P("p_routinise", 0.04, "Weekly chance that a staff member trying a bundle makes it "
           "routine, at full fidelity.", unit="1/week", low=0.0, high=1.0),
         P("p_abandon", 0.01, "Weekly hazard that a user without support abandons the bundle "
@@ -292,11 +303,19 @@ MODEL = ParamSet(
           "newcomers).", unit="1/year", low=0.0, high=1.0,
           source="assumption; Norwegian nursing turnover is commonly reported near 10-20%/year"),
         P("capacity_gain", 0.5, "Implementation capacity a unit gains from each bundle it "
-          "implements (learning transfer).", unit="capacity", low=0.0, high=5.0),
+          "implements (learning transfer).", unit="capacity", low=0.0, high=5.0,
+          plausible=(0.0, 1.0),
+          source="assumption: no evidence target constrains it (only the product "
+          "beta_capacity x capacity_gain matters, experiments/antibiotics_first_transfer.toml); "
+          "plausible range also an assumption"),
         P("org_spillover", 0.5, "Weight of the organisation's mean capacity in a unit's "
           "effective capacity (what sister units learned).", unit="share", low=0.0, high=1.0),
         P("beta_capacity", 0.6, "Log-hazard effect of effective capacity: speeds trying and "
-          "slows abandoning later bundles.", unit="log-hazard/capacity", low=0.0, high=5.0),
+          "slows abandoning later bundles.", unit="log-hazard/capacity", low=0.0, high=5.0,
+          plausible=(0.0, 1.2),
+          source="assumption: no evidence target constrains it; the antibiotics-first result "
+          "is conditional on it (experiments/antibiotics_first_transfer.toml); plausible range "
+          "also an assumption"),
         P("penetration_threshold", 0.5, "All-or-none compliance at which a unit counts as "
           "having implemented a bundle: penetration counts such units, and the first week a "
           "unit reaches it raises its implementation capacity (learning transfer).",

@@ -71,7 +71,8 @@ def rows() -> list[validation.Row]:
 @pytest.mark.slow
 def test_regenerating_gives_the_committed_report(rows, tmp_path):
     text = validation.render(rows, validation.REPLICATES, validation.SEED,
-                             validation.fingerprint(), "validation.png")
+                             validation.fingerprint(), "validation.png",
+                             validation.later_effects(rows, validation.REPLICATES // 2))
     assert text == DOC.read_text()
 
 

@@ -246,7 +246,7 @@ def spread_sd(target: EvidenceTarget) -> tuple[float, float]:
     IQR: the quartiles are ±0.674 SD of a split normal around the median (the spread of effects
     across the review's settings); 95% CI: ±1.96 SE; a single study with ``patients_per_period``
     and a percentage: the binomial SE of a before/after difference; otherwise an assumed 25% of
-    the value (stated in the report).
+    the reported change (after minus baseline, or the effect itself; stated in the report).
     """
     s = target.spread
     v = target.value
@@ -262,7 +262,8 @@ def spread_sd(target: EvidenceTarget) -> tuple[float, float]:
         n = d.patients_per_period
         se = 100.0 * math.sqrt(p0 * (1 - p0) / n + p1 * (1 - p1) / n)
         return se, se
-    return 0.25 * abs(v), 0.25 * abs(v)
+    change = abs(v - target.baseline) if target.baseline is not None else abs(v)
+    return 0.25 * change, 0.25 * change
 
 
 def distance(target: EvidenceTarget, figure: float) -> float:

@@ -6,7 +6,8 @@ gain knowledge, and each draws ``ties_per_attendee`` partners among the session'
 keeping those from *other organisations* as new ties (so up to that many): collaboratives
 build the cross-organisation network (layer ``collaborative``).
 Between sessions, during the action periods up to ``end_week``, coaching gives the units support
-and a push to try. In Safe Hands ran its target areas as such collaboratives (SPEC §1).
+and a push to try, and the unit's improvement team tells colleagues who have not heard of the
+bundle (``awareness``). In Safe Hands ran its target areas as such collaboratives (SPEC §1).
 Cost: each attendee's day per session plus the faculty's cost per session.
 """
 
@@ -42,6 +43,9 @@ class Collaborative(Intervention):
           unit="share", low=0.0, high=1.0),
         P("action_boost", 0.5, "Log-hazard push to try during action periods.",
           unit="log-hazard", low=0.0, high=5.0),
+        P("awareness", 0.0, "Weekly chance during action periods that an unaware eligible "
+          "staff member of a participating unit hears of the bundle from the unit's "
+          "improvement team.", unit="1/week", low=0.0, high=1.0),
         P("cost_per_attendee_session", 6000.0, "Cost of an attendee's day (NOK).", unit="NOK",
           low=0.0, high=1e6, source="assumption: a day's pay plus travel"),
         P("cost_per_session", 60000.0, "Faculty and venue per session (NOK).", unit="NOK",
@@ -65,7 +69,8 @@ class Collaborative(Intervention):
             self._session(model, week, bundles)
         else:
             self.give_support(model, self.units, support=self.pars["coaching_support"],
-                              boost=self.pars["action_boost"])
+                              boost=self.pars["action_boost"],
+                              awareness=self.pars["awareness"])
 
     def _session(self, model: ImplementationModel, week: int, bundles: np.ndarray) -> None:
         rng = model.stream(f"intervention:{self.name}:session")
