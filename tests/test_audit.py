@@ -33,7 +33,7 @@ def scenario_data(measurement: dict | None = None, **extra) -> dict:
         "bundles": ["antibiotic_stewardship", "deteriorating_patient"],
         "structure": {"hospital_trusts": 1, "wards_per_trust": 4,
                       "mental_health_units_per_trust": 0, "municipalities_per_trust": 0},
-        "parameters": {"p_awareness": 0.05},  # the bundles are announced: compliance moves
+        "parameters": {"p_awareness": 0.05, "p_innovation": 0.01},  # announced: compliance moves
         "strategies": [{"name": "none"},
                        {"name": "audit & feedback",
                         "interventions": [AF, {"type": "training", "start_week": 1}]}],

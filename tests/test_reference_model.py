@@ -15,7 +15,8 @@ from sim.world import build_world
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from reference_mesa import ReferenceModel
 
-PARAMS = {"p_routinise": 0.0, "beta_capacity": 0.0, "p_awareness": 0.02, "p_innovation": 0.004,
+PARAMS = {"adoption_ceiling": 1.0,  # the reference has no destination
+          "p_routinise": 0.0, "beta_capacity": 0.0, "p_awareness": 0.02, "p_innovation": 0.004,
           "q_imitation": 0.15, "p_abandon": 0.01, "turnover_annual": 0.2}
 
 

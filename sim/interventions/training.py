@@ -41,11 +41,16 @@ def _params(name: str, doc: str, coverage: float, gain: float, skill: float, cos
     ))
 
 
+#: The workshop's knowledge gain from the joint calibration (issue 15); e-learning and simulation
+#: training keep their earlier dose ratios to it.
+WORKSHOP_GAIN = 0.31
+
+
 class Training(Intervention):
     """Workshop training (the default mode)."""
 
     type_name = "training"
-    PARAMS = _params("training", "Workshop training.", 0.8, 0.31, 0.0, 1500.0,
+    PARAMS = _params("training", "Workshop training.", 0.8, WORKSHOP_GAIN, 0.0, 1500.0,
                      "assumption: ~3 h of staff time at ~500 NOK/h",
                      "assumption: a half-day workshop",
                      f"{FITTED}; posterior median 0.41, 90% interval [0.075, 0.83]; plausible "
@@ -78,15 +83,20 @@ class ELearning(Training):
     """E-learning modules."""
 
     type_name = "e_learning"
-    PARAMS = _params("e_learning", "E-learning.", 0.6, 0.3, 0.0, 300.0,
-                     "assumption: ~40 min of staff time, licence negligible",
-                     "assumption: lower completion and dose than a workshop")
+    PARAMS = _params("e_learning", "E-learning.", 0.6, round(0.6 * WORKSHOP_GAIN, 2), 0.0,
+                     300.0, "assumption: ~40 min of staff time, licence negligible",
+                     "assumption: lower completion and dose than a workshop",
+                     "assumption: 0.6 x the workshop's calibrated knowledge_gain (the ratio of "
+                     "the uncalibrated defaults, 0.3 / 0.5)")
 
 
 class SimulationTraining(Training):
     """Simulation training (drills with scenarios, e.g. the deteriorating patient)."""
 
     type_name = "simulation_training"
-    PARAMS = _params("simulation_training", "Simulation training.", 0.7, 0.7, 0.3, 4000.0,
+    PARAMS = _params("simulation_training", "Simulation training.", 0.7,
+                     round(1.4 * WORKSHOP_GAIN, 2), 0.3, 4000.0,
                      "assumption: a day with instructors and equipment",
-                     "assumption: hands-on practice builds skill as well as knowledge")
+                     "assumption: hands-on practice builds skill as well as knowledge",
+                     "assumption: 1.4 x the workshop's calibrated knowledge_gain (the ratio of "
+                     "the uncalibrated defaults, 0.7 / 0.5)")
