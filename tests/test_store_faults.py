@@ -17,6 +17,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -127,6 +129,14 @@ def test_a_killed_drivers_lock_does_not_block_the_next(refs, tmp_path):
     assert report.ran == 12
     assert_same_results(out, ref)
     assert not (out / LOCK_NAME).exists()
+
+
+def test_a_directory_in_place_of_the_lock_file_is_one_line(refs, tmp_path, capsys):
+    out = copy_store(refs["a"][1], tmp_path / "out")
+    (out / LOCK_NAME).mkdir()
+    line = one_line(*cli(capsys, "experiment", refs["a"][0], "--out", out, "--serial",
+                         "--quiet")[::2])
+    assert f"{out / LOCK_NAME}: is a directory where implsim keeps its lock file" in line
 
 
 @pytest.mark.parametrize("command", [
@@ -336,42 +346,62 @@ def test_done_records_carry_the_experiment_fingerprint(refs):
 # --- read-only outputs --------------------------------------------------------------------------
 
 
-def _read_only(directory: Path) -> None:
-    """chmod ``directory`` read-only, or skip where permissions do not bind (root)."""
-    directory.chmod(0o555)
+def _writable(directory: Path) -> bool:
     probe = directory / ".probe"
     try:
         probe.write_text("")
     except PermissionError:
-        return
+        return False
     probe.unlink()
-    directory.chmod(0o755)
-    pytest.skip("chmod does not restrict this user (root): permissions cannot be simulated")
+    return True
+
+
+@contextmanager
+def read_only(directory: Path) -> Iterator[str]:
+    """Make ``directory`` refuse new files; yields the error text the OS then gives.
+
+    chmod for ordinary users; as root (whom permissions do not bind) the immutable attribute
+    (``chattr +i``, which binds root too); skipped where neither restricts.
+    """
+    directory.chmod(0o555)
+    try:
+        if not _writable(directory):
+            yield "Permission denied"
+            return
+        chattr = shutil.which("chattr")
+        if chattr is None or subprocess.run([chattr, "+i", str(directory)],
+                                            capture_output=True).returncode != 0:
+            pytest.skip("neither chmod nor chattr +i restricts this user here")
+        try:
+            if _writable(directory):
+                pytest.skip("neither chmod nor chattr +i restricts this user here")
+            yield "Operation not permitted"
+        finally:
+            subprocess.run([chattr, "-i", str(directory)], check=True)
+    finally:
+        directory.chmod(0o755)
 
 
 def test_run_into_a_read_only_directory_is_one_line_before_any_run(tmp_path, capsys):
     out = tmp_path / "ro"
     out.mkdir()
-    _read_only(out)
-    try:
+    with read_only(out) as why:
         line = one_line(*cli(capsys, "run", "--out", out, "--replicates", "1", "--quiet")[::2])
-    finally:
-        out.chmod(0o755)
-    assert f"--out: cannot write into {out} (Permission denied)" in line
+    assert f"--out: cannot write into {out} ({why})" in line
+    assert sorted(out.iterdir()) == []
 
 
 def test_report_of_a_read_only_store_is_one_line(refs, tmp_path, capsys):
     out = copy_store(refs["a"][1], tmp_path / "out")
-    _read_only(out)
-    try:
+    before = snapshot(out)
+    with read_only(out) as why:
         line = one_line(*cli(capsys, "report", out)[::2])
         resumed = one_line(*cli(capsys, "experiment", refs["a"][0], "--out", out, "--serial",
                                 "--quiet")[::2])
-    finally:
-        out.chmod(0o755)
-    assert "cannot write the report (Permission denied)" in line
+    assert f"cannot write the report ({why})" in line
     assert "copy the store somewhere writable" in line
-    assert f"{out}: cannot write here (Permission denied)" in resumed
+    assert f"{out}: cannot write here ({why})" in resumed
+    assert snapshot(out) == before
 
 
 def test_a_failed_report_write_is_one_line(refs, tmp_path, capsys, monkeypatch):

@@ -85,6 +85,9 @@ def exclusive(directory: str | Path) -> Iterator[Path]:
     except OSError as exc:
         raise InputError(str(root), f"cannot create the directory: {exc.strerror}") from None
     path = root / LOCK_NAME
+    if path.is_dir():
+        raise InputError(str(path), "is a directory where implsim keeps its lock file; move "
+                         "it away")
     while True:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
