@@ -124,7 +124,8 @@ def exclusive(directory: str | Path) -> Iterator[Path]:
     try:
         os.ftruncate(fd, 0)
         os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)
-    except OSError as exc:
+    except OSError as exc:  # a full disk: leave no lock file behind
+        path.unlink(missing_ok=True)
         os.close(fd)
         raise InputError(str(path), f"cannot write the lock file: {exc.strerror}") from None
     try:
