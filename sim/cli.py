@@ -35,6 +35,26 @@ def _resumable[T](args: argparse.Namespace, kept: str, batch: Callable[[], T],
         raise InputError("--scheduler" if args.scheduler else args.out, str(exc)) from None
 
 
+def _os_error(exc: OSError) -> str:
+    """One line for a failed read or write (read-only directory, full disk, no permission)."""
+    where = exc.filename or ""
+    what = exc.strerror or (str(exc).splitlines() or [type(exc).__name__])[0]
+    return (f"{where + ': ' if where else ''}{what}; check that the output directory is "
+            "writable and its disk has space")
+
+
+def _check_writable(out: Path) -> None:
+    """Refuse an ``--out`` nobody can write into before the runs, not after them."""
+    import tempfile
+
+    try:
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".implsim-probe-"):
+            pass
+    except OSError as exc:
+        raise InputError("--out", f"cannot write into {out} ({exc.strerror}); give a writable "
+                         "directory") from None
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from sim.outputs import write_run
     from sim.progress import Progress
@@ -53,6 +73,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         else []
     check_units(world, spc_units, "--spc-units")
     out = output_dir(args.out)
+    _check_writable(out)
 
     bar = Progress(reps * len(scenario.strategies) * scenario.weeks, "weeks simulated",
                    quiet=args.quiet)
@@ -160,14 +181,16 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
 def _cmd_calibrate_evidence(args: argparse.Namespace) -> int:
     from sim.calibrate.joint import load_joint, run_joint
+    from sim.experiment.store import exclusive
 
     if args.workers < 1:
         raise InputError("--workers", f"must be at least 1, got {args.workers}")
     cal = load_joint(args.file)
     say = None if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
-    result = _resumable(args, f"generations are kept in {args.out}",
-                        lambda: run_joint(cal, args.out, workers=args.workers, progress=say),
-                        again="continue")
+    with exclusive(args.out):  # one driver per output directory
+        result = _resumable(args, f"generations are kept in {args.out}",
+                            lambda: run_joint(cal, args.out, workers=args.workers,
+                                              progress=say), again="continue")
     if result is None:
         return 130
     if not args.quiet:
@@ -344,6 +367,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except InputError as exc:
         print(f"implsim: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the file system refused: one line, not a library's traceback
+        print(f"implsim: error: {_os_error(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("implsim: interrupted", file=sys.stderr)

@@ -52,6 +52,8 @@ from sim.calibrate.plots import plot_pairs, plot_ppc
 from sim.calibrate.scenario_file import calibrated_scenario
 from sim.errors import InputError, output_dir
 from sim.experiment import ResultStore, experiment_from_dict, run_experiment
+from sim.experiment.execute import WORKER_PRELOAD
+from sim.experiment.store import exclusive
 from sim.progress import Progress
 from sim.rng import child_seed, stream
 
@@ -117,7 +119,8 @@ def _executor(scheduler: str | None, workers: int | None) -> Iterator[str | None
     # As in sim.experiment.execute: without the nanny's malloc trim threshold runs are ~2× faster.
     with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=40)
+                               dashboard_address=None, silence_logs=40,
+                               preload=[WORKER_PRELOAD])  # workers leave Ctrl-C to us
     try:
         yield cluster.scheduler_address
     finally:
@@ -129,9 +132,13 @@ def _check_directory(cal: Calibration, out: Path) -> None:
     record = output_dir(out) / "calibration.json"
     if record.exists():
         try:
-            stored = json.loads(record.read_text()).get("fingerprint")
+            stored = json.loads(record.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise InputError(str(record), "damaged; restore it or use a new --out") from None
+        if not isinstance(stored, dict):
+            raise InputError(str(record), "damaged (not a JSON object); restore it or use a "
+                             "new --out")
+        stored = stored.get("fingerprint")
         if stored != cal.fingerprint():
             raise InputError(str(out), f"holds a different calibration (fingerprint {stored}, "
                              f"now {cal.fingerprint()}): the scenario, data, targets, priors, "
@@ -222,10 +229,20 @@ def _write_scenario(cal: Calibration, summary: pd.DataFrame, out: Path,
 def run_calibration(cal: Calibration, out: str | Path, *, scheduler: str | None = None,
                     workers: int | None = None, quiet: bool = False,
                     command: str = "") -> CalibrationReport:
-    """Run (or continue) a calibration into ``out`` and write every output."""
+    """Run (or continue) a calibration into ``out`` and write every output.
+
+    One driver per ``out``: a second calibration on it is refused while this one runs.
+    """
+    out = output_dir(Path(out).resolve())
+    with exclusive(out):
+        _check_directory(cal, out)
+        return _run_locked(cal, out, scheduler, workers, quiet, command)
+
+
+def _run_locked(cal: Calibration, out: Path, scheduler: str | None, workers: int | None,
+                quiet: bool, command: str) -> CalibrationReport:
+    """The calibration, once this driver holds the lock of ``out``."""
     start = time.monotonic()
-    out = Path(out).resolve()
-    _check_directory(cal, out)
     gen_dir = out / "generations"
     log = (lambda *a: None) if quiet else (lambda msg: print(msg, flush=True))
     bars: dict[int, Progress] = {}

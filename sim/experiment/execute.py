@@ -6,6 +6,10 @@ started on SLURM/PBS with dask-jobqueue (``experiments/cluster/``). ``serial`` r
 process without Dask. Every task runs a chunk of runs and writes the chunk to the store itself, so
 the driver holds no results and a killed batch keeps every finished chunk; re-running the same
 command skips them. Results depend only on each run's seed, never on how many workers ran them.
+One driver at a time holds the store (:func:`sim.experiment.store.exclusive`); it removes the
+temporary files a killed batch left before it resumes. The local cluster's worker processes
+ignore SIGINT (:func:`dask_setup`): a Ctrl-C to the terminal's process group reaches them too,
+and only the driver should answer it, with one line.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import hashlib
 import logging
 import math
 import os
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from sim.experiment.design import Experiment, Run
-from sim.experiment.store import ResultStore
+from sim.experiment.store import ResultStore, exclusive
 from sim.memory import retain_freed_memory
 from sim.progress import Progress
 from sim.simulate import run as run_scenario
@@ -67,6 +72,20 @@ def run_one(experiment: Experiment, r: Run) -> tuple[pd.DataFrame, pd.DataFrame]
     return out[0], out[1]
 
 
+#: Worker preload of the local clusters (this module's :func:`dask_setup`).
+WORKER_PRELOAD = __name__
+
+
+def dask_setup(worker: object) -> None:
+    """Dask worker preload: ignore SIGINT in a local cluster's worker process.
+
+    Why: Ctrl-C in a terminal signals the whole process group, and each worker then printed a
+    36-line KeyboardInterrupt traceback before the driver's one line; the driver closes the
+    cluster itself. Preloads run on the worker's main thread, where signals can be set.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def run_chunk(store_root: str, chunk: int, runs: list[Run], experiment: Experiment) -> int:
     """Task body: run a chunk and write it to the store (on the worker). Returns runs done."""
     retain_freed_memory()  # the worker process is ours: keep freed week temporaries
@@ -78,7 +97,8 @@ def run_chunk(store_root: str, chunk: int, runs: list[Run], experiment: Experime
         series.append(t)
     store.write_chunk(chunk, [r.run_id for r in runs],
                       {"summary": pd.concat(summaries, ignore_index=True),
-                       "timeseries": pd.concat(series, ignore_index=True)})
+                       "timeseries": pd.concat(series, ignore_index=True)},
+                      fingerprint=experiment.fingerprint())
     return len(runs)
 
 
@@ -122,11 +142,21 @@ class BatchReport:
 def run_experiment(experiment: Experiment, out: str | Path, *, scheduler: str | None = None,
                    workers: int | None = None, serial: bool = False, quiet: bool = False,
                    on_chunk: Callable[[int], None] | None = None) -> BatchReport:
-    """Run (or resume) an experiment into the store at ``out``."""
+    """Run (or resume) an experiment into the store at ``out`` (refused if another driver is)."""
+    root = Path(out).resolve()
+    with exclusive(root):
+        return _run_locked(experiment, ResultStore(root), scheduler=scheduler, workers=workers,
+                           serial=serial, quiet=quiet, on_chunk=on_chunk)
+
+
+def _run_locked(experiment: Experiment, store: ResultStore, *, scheduler: str | None,
+                workers: int | None, serial: bool, quiet: bool,
+                on_chunk: Callable[[int], None] | None) -> BatchReport:
+    """The batch, once this driver holds the store's lock."""
     runs = experiment.runs()
-    store = ResultStore(Path(out).resolve())
     chunk_size = experiment.settings["chunk_size"] or auto_chunk_size(len(runs))
     chunk_size = store.create_or_check(experiment, runs, chunk_size)
+    store.remove_temporaries()  # leftovers of a killed batch (we hold the lock)
     chunks: dict[int, list[Run]] = {}
     for r in runs:
         chunks.setdefault(r.run_id // chunk_size, []).append(r)
@@ -160,7 +190,8 @@ def run_experiment(experiment: Experiment, out: str | Path, *, scheduler: str | 
                               None}):
             cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                    dashboard_address="127.0.0.1:0", silence_logs=40,
-                                   scheduler_kwargs={"dashboard": False})
+                                   scheduler_kwargs={"dashboard": False},
+                                   preload=[WORKER_PRELOAD])
         client = Client(cluster)
     noise = DaskInterruptNoise()
     handlers = noise.handlers()

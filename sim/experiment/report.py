@@ -10,6 +10,9 @@ of numbers.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import pandas as pd
 
 from sim.errors import InputError
 from sim.experiment.contrast import FILES as CONTRAST_FILES
@@ -41,12 +44,27 @@ def write_report(root: str | Path) -> Path:
     if summary.empty:
         raise InputError(str(root), "the store has no finished runs yet; run or resume the "
                          "experiment first")
+    store.check_membership(summary)  # refuse a store mixing two experiments' runs
     ts = store.read("timeseries")
+    out = Path(root) / "report"
+    if out.exists() and not out.is_dir():
+        raise InputError(str(out), "is a file where the report directory belongs; move it away")
+    try:
+        return _write(out, manifest, summary, ts)
+    except OSError as exc:  # a read-only store, a full disk
+        raise InputError(str(exc.filename or out), f"cannot write the report "
+                         f"({exc.strerror or exc}); the report goes into the store's report/: "
+                         "make it writable, or copy the store somewhere writable and report "
+                         "the copy") from None
+
+
+def _write(out: Path, manifest: dict[str, Any], summary: pd.DataFrame,
+           ts: pd.DataFrame) -> Path:
+    """The report's files (why apart: every write failure becomes one line above)."""
     arms = manifest["arms"]
     exp = manifest["experiment"]
     name = exp.get("name", "")
     paired = bool(exp.get("common_random_numbers", True))
-    out = Path(root) / "report"
     out.mkdir(exist_ok=True)
     arm_table(summary, ("arm", "point", "bundle"), level=LEVEL).to_csv(out / "arms.csv",
                                                                        index=False)

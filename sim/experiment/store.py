@@ -12,14 +12,29 @@ Each part file is written to a temporary name and renamed into place, and the do
 written the same way after both parts, so a chunk is either complete or absent: a batch that is
 killed loses at most the chunks in flight, and re-running resumes with the others. A part that
 does not match its done record is reported, never silently overwritten or deleted.
+
+One driver at a time: :func:`exclusive` holds an advisory ``flock`` on ``DIR/.implsim.lock``
+(which names the holder's pid, host, start time and command) for as long as a batch runs, so a
+second driver on the same directory is refused with one line instead of mixing or repeating
+runs. The operating system drops the lock when the holder dies, so a killed driver never leaves
+a lock that blocks the next one; the file is removed on a clean exit. Every record is checked
+for its shape when read (a list, an empty object, a stray name or a file where a directory
+belongs is a one-line error naming the file and the fix), and each done record carries the
+fingerprint of the experiment that wrote it, so runs of another experiment are refused.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
+import re
+import socket
+import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +47,95 @@ from sim.errors import InputError
 from sim.experiment.design import Experiment, Run
 
 TABLES = ("summary", "timeseries")
+#: The lock file of a store (or of any directory a batch writes into).
+LOCK_NAME = ".implsim.lock"
+#: The temporary names of :func:`atomic_write_bytes` and :func:`write_parquet_atomic`.
+TEMP_GLOB = ".*.tmp"
+_RECORD_NAME = re.compile(r"part-(\d{5,})\.json")
+_locks_unsupported_warned = False
+
+
+def _lock_holder(fd: int) -> str:
+    """Who holds the lock, from what the holder wrote into the lock file."""
+    try:
+        info = json.loads(os.pread(fd, 4096, 0).decode() or "{}")
+    except (OSError, ValueError):
+        info = {}
+    if not isinstance(info, dict) or "pid" not in info:
+        return "it has not yet written its pid"
+    return (f"pid {info.get('pid')} on {info.get('host')} since {info.get('since')}: "
+            f"{info.get('command')}")
+
+
+@contextmanager
+def exclusive(directory: str | Path) -> Iterator[Path]:
+    """Hold the one-driver lock of ``directory`` (created if needed) while the block runs.
+
+    Why flock: the OS releases it when the holder dies however it dies, so there are no stale
+    locks to detect by pid or age. A second caller gets a one-line :class:`InputError` naming the
+    holder. On a file system without locks (Lustre mounted ``noflock``) a warning is printed and
+    the batch runs unlocked rather than not at all.
+    """
+    global _locks_unsupported_warned
+    root = Path(directory)
+    if root.exists() and not root.is_dir():
+        raise InputError(str(root), "exists and is not a directory; give a directory for --out")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(str(root), f"cannot create the directory: {exc.strerror}") from None
+    path = root / LOCK_NAME
+    if path.is_dir():
+        raise InputError(str(path), "is a directory where implsim keeps its lock file; move "
+                         "it away")
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise InputError(str(root), f"cannot write here ({exc.strerror}); give a writable "
+                             "--out directory") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _lock_holder(fd)
+            os.close(fd)
+            raise InputError(str(root), f"in use by another implsim driver ({holder}); wait "
+                             "for it to finish, or use another --out directory") from None
+        except OSError as exc:  # no locks on this file system
+            if not _locks_unsupported_warned:
+                print(f"implsim: warning: {root}: file locks are not supported here "
+                      f"({exc.strerror}); nothing stops a second driver on this directory",
+                      file=sys.stderr)
+                _locks_unsupported_warned = True
+            break
+        # A holder that was releasing may have removed the file we opened: lock the live one.
+        try:
+            live = os.stat(path)
+        except FileNotFoundError:
+            live = None
+        mine = os.fstat(fd)
+        if live is not None and (live.st_ino, live.st_dev) == (mine.st_ino, mine.st_dev):
+            break
+        os.close(fd)
+    command = " ".join(sys.argv).replace("\n", " ")
+    info = {"pid": os.getpid(), "host": socket.gethostname(),
+            "since": datetime.now(UTC).isoformat(timespec="seconds"),
+            "command": command if len(command) <= 200 else command[:197] + "..."}
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)
+    except OSError as exc:  # a full disk: leave no lock file behind
+        path.unlink(missing_ok=True)
+        os.close(fd)
+        raise InputError(str(path), f"cannot write the lock file: {exc.strerror}") from None
+    try:
+        yield path
+    finally:
+        try:
+            path.unlink()  # while still locked: the next driver re-checks the inode
+        except OSError:
+            pass
+        os.close(fd)
 
 
 def _sha256(path: Path) -> str:
@@ -119,23 +223,74 @@ class ResultStore:
         return chunk_size
 
     def manifest(self) -> dict[str, Any]:
-        """The experiment manifest (clear error when missing or damaged)."""
+        """The experiment manifest (clear error when missing, damaged or not a manifest)."""
+        if not self.root.exists():
+            raise InputError(str(self.root), "no such directory: give the directory "
+                             "`implsim experiment FILE --out DIR` wrote")
+        if not self.root.is_dir():
+            raise InputError(str(self.root), "is a file, not a results store: give the "
+                             "directory `implsim experiment FILE --out DIR` wrote")
         try:
-            return json.loads(self.manifest_path.read_text())
+            manifest = json.loads(self.manifest_path.read_text())
         except FileNotFoundError:
             raise InputError(str(self.root), "no experiment.json here: not an implsim results "
                              "store (run `implsim experiment FILE --out DIR` first)") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise InputError(str(self.manifest_path), f"damaged ({exc}); it cannot be "
                              "recovered automatically: restore it or start a new store") from None
+        except OSError as exc:  # a directory of that name, no permission, ...
+            raise InputError(str(self.manifest_path), f"cannot be read ({exc.strerror}); it "
+                             "must be the store's manifest file: restore it or start a new "
+                             "store") from None
+        problem = _manifest_problem(manifest)
+        if problem:
+            raise InputError(str(self.manifest_path), f"not an implsim store manifest "
+                             f"({problem}); restore it from a copy or start a new store")
+        return manifest
+
+    def check_layout(self) -> None:
+        """Each directory of the store is a directory (a file there is named, with the fix)."""
+        for sub in ("summary", "timeseries", "done"):
+            path = self.root / sub
+            if path.exists() and not path.is_dir():
+                fix = ("move it away and re-run the experiment: every chunk is then recomputed"
+                       if sub == "done" else "move it and done/ away and re-run the "
+                       "experiment: every chunk is then recomputed")
+                raise InputError(str(path), f"is a file, but the store keeps a directory "
+                                 f"here; {fix}")
+
+    def remove_temporaries(self) -> int:
+        """Delete the temporary files of writes that never finished; returns how many.
+
+        Only a driver holding :func:`exclusive` calls this: every ``.tmp`` is then a leftover
+        of a killed batch (a finished write renames its temporary away).
+        """
+        removed = 0
+        for sub in ("", "summary", "timeseries", "done"):
+            directory = self.root / sub
+            if not directory.is_dir():
+                continue
+            for tmp in directory.glob(TEMP_GLOB):
+                if tmp.is_file():
+                    tmp.unlink(missing_ok=True)
+                    removed += 1
+        return removed
 
     def runs(self) -> pd.DataFrame:
         """The run table (run_id, arm, point, replicate, seed, chunk)."""
+        path = self.root / "runs.parquet"
         try:
-            return pd.read_parquet(self.root / "runs.parquet")
+            if path.is_dir():
+                raise ValueError("a directory where the run table belongs")
+            table = pd.read_parquet(path)
         except (FileNotFoundError, OSError, ValueError) as exc:
-            raise InputError(str(self.root / "runs.parquet"), f"missing or damaged ({exc})") \
-                from None
+            raise InputError(str(path), f"missing or damaged ({exc}); restore it from a copy or "
+                             "start a new store") from None
+        missing = {"run_id", "arm", "point", "replicate", "seed", "chunk"} - set(table.columns)
+        if missing:
+            raise InputError(str(path), f"not an implsim run table (no {', '.join(sorted(missing))}"
+                             "); restore it from a copy or start a new store")
+        return table
 
     # --- chunks --------------------------------------------------------------------------------
     def part(self, table: str, chunk: int) -> Path:
@@ -146,11 +301,16 @@ class ResultStore:
         """Path of a chunk's done record."""
         return self.root / "done" / f"part-{chunk:05d}.json"
 
-    def write_chunk(self, chunk: int, run_ids: list[int],
-                    tables: dict[str, pd.DataFrame]) -> None:
-        """Write a finished chunk: both parts, then the done record (all atomically)."""
+    def write_chunk(self, chunk: int, run_ids: list[int], tables: dict[str, pd.DataFrame],
+                    fingerprint: str | None = None) -> None:
+        """Write a finished chunk: both parts, then the done record (all atomically).
+
+        ``fingerprint`` (the experiment's) lets readers refuse a chunk of another experiment.
+        """
         entry: dict[str, Any] = {"chunk": chunk, "run_ids": run_ids,
                                  "finished": datetime.now(UTC).isoformat(timespec="seconds")}
+        if fingerprint is not None:
+            entry["fingerprint"] = fingerprint
         for name in TABLES:
             path = self.part(name, chunk)
             write_parquet_atomic(tables[name], path)
@@ -158,25 +318,93 @@ class ResultStore:
                            "sha256": _sha256(path)}
         atomic_write_bytes(self.record(chunk), (json.dumps(entry) + "\n").encode())
 
-    def done_chunks(self, verify: bool = True) -> set[int]:
-        """Chunks whose done record exists and whose parts match it."""
-        done = set()
+    def done_records(self) -> dict[int, dict[str, Any]]:
+        """Every done record by chunk, each checked for its name, shape and experiment."""
+        self.check_layout()
+        manifest = self.manifest()
+        records: dict[int, dict[str, Any]] = {}
         for rec in sorted((self.root / "done").glob("part-*.json")):
-            chunk = int(rec.stem.split("-")[1])
+            match = _RECORD_NAME.fullmatch(rec.name)
+            if not match:
+                raise InputError(str(rec), "not a done record's name (done/part-NNNNN.json): "
+                                 "move it out of the store")
+            chunk = int(match.group(1))
+            again = f"move it away to re-run chunk {chunk} (its results are then recomputed)"
+            if chunk >= manifest["n_chunks"]:
+                raise InputError(str(rec), f"chunk {chunk} does not exist in this store (it has "
+                                 f"{manifest.get('n_chunks')} chunks): move it out of the store")
             try:
                 entry = json.loads(rec.read_text())
             except (json.JSONDecodeError, UnicodeDecodeError):
-                raise InputError(str(rec), "damaged done record; move it away to re-run chunk "
-                                 f"{chunk} (its results are then recomputed)") from None
-            if verify:
+                raise InputError(str(rec), f"damaged done record; {again}") from None
+            except OSError as exc:
+                raise InputError(str(rec), f"cannot be read ({exc.strerror}); {again}") from None
+            problem = _record_problem(entry, chunk)
+            if problem:
+                raise InputError(str(rec), f"damaged done record ({problem}); {again}")
+            stored = entry.get("fingerprint")
+            if stored is not None and stored != manifest["fingerprint"]:
+                raise InputError(str(rec), f"written by another experiment (fingerprint "
+                                 f"{stored}; this store's is {manifest['fingerprint']}): the "
+                                 "store mixes two experiments' runs. Start a new store, or move "
+                                 "the record and its parts away to re-run the chunk")
+            records[chunk] = entry
+        return records
+
+    def done_chunks(self, verify: bool = True) -> set[int]:
+        """Chunks whose done record exists and whose parts match it."""
+        records = self.done_records()
+        if verify:
+            for chunk, entry in records.items():
                 for name in TABLES:
                     self._check_part(name, chunk, entry)
-            done.add(chunk)
-        return done
+        return set(records)
+
+    def check_membership(self, summary: pd.DataFrame) -> None:
+        """Every stored run is one of this store's runs, in its recorded chunk.
+
+        Why: a chunk written by another experiment (before the lock existed, or copied in) has
+        valid parts; only its labels and seeds against the run table can reveal it.
+        """
+        runs = self.runs().set_index("run_id")
+        records = self.done_records()
+        for chunk, entry in records.items():
+            want = sorted(runs.index[runs["chunk"] == chunk])
+            if sorted(entry["run_ids"]) != want:
+                raise InputError(str(self.record(chunk)), f"lists runs {_span(entry['run_ids'])}"
+                                 f" but chunk {chunk} of this store holds runs {_span(want)}: "
+                                 "the chunk belongs to another experiment; move it and its "
+                                 "parts away to re-run it")
+        if summary.empty:
+            return
+        arms = self.manifest()["arms"]
+        labels = summary.drop_duplicates("run_id").set_index("run_id")
+        foreign = labels.index.difference(runs.index)
+        if len(foreign):
+            raise InputError(str(self.root), f"holds runs {_span(list(foreign))} that are not in "
+                             "its run table (runs.parquet): it mixes two experiments; start a "
+                             "new store")
+        mine = runs.loc[labels.index]
+        expected_arm = mine["arm"].map(lambda a: arms[a] if 0 <= a < len(arms) else None)
+        wrong = labels.index[(labels["seed"].to_numpy() != mine["seed"].to_numpy())
+                             | (labels["point"].to_numpy() != mine["point"].to_numpy())
+                             | (labels["replicate"].to_numpy() != mine["replicate"].to_numpy())
+                             | (labels["arm"].astype(str).to_numpy()
+                                != expected_arm.astype(str).to_numpy())]
+        if len(wrong):
+            run = int(wrong[0])
+            chunk = int(mine.loc[run, "chunk"])
+            raise InputError(str(self.part("summary", chunk)), f"run {run} does not match the "
+                             "store's run table (seed, arm, point or replicate differ): the "
+                             "store mixes two experiments' runs; start a new store, or move "
+                             f"{self.record(chunk)} and its parts away to re-run chunk {chunk}")
 
     def _check_part(self, name: str, chunk: int, entry: dict[str, Any]) -> None:
         path = self.part(name, chunk)
         want = entry.get(name, {})
+        if path.exists() and not path.is_file():
+            raise InputError(str(path), f"is a directory, but chunk {chunk} is recorded as done "
+                             f"in {self.record(chunk)}; move both away to re-run the chunk")
         if not path.exists():
             raise InputError(str(path), f"missing, but chunk {chunk} is recorded as done in "
                              f"{self.record(chunk)}; move that record away to re-run the chunk")
@@ -199,3 +427,49 @@ class ResultStore:
                                  f"it and {self.record(c)} away to re-run chunk {c}") from None
         df = pd.concat(frames, ignore_index=True)
         return df.sort_values(["run_id"], kind="stable").reset_index(drop=True)
+
+
+def _span(ids: list[int]) -> str:
+    """A short description of a list of run ids (why: messages stay one short line)."""
+    ids = sorted(int(i) for i in ids)
+    if not ids:
+        return "none"
+    return f"{ids[0]}–{ids[-1]} ({len(ids)})" if len(ids) > 1 else str(ids[0])
+
+
+def _manifest_problem(manifest: Any) -> str:
+    """What makes ``manifest`` unusable as a store manifest, or ''."""
+    if not isinstance(manifest, dict):
+        return f"a JSON {type(manifest).__name__}, not an object"
+    kinds = {"fingerprint": str, "chunk_size": int, "n_runs": int, "n_chunks": int,
+             "arms": list, "experiment": dict}
+    missing = [k for k in kinds if k not in manifest]
+    if missing:
+        return f"no {', '.join(missing)}"
+    for key, kind in kinds.items():
+        value = manifest[key]
+        if not isinstance(value, kind) or isinstance(value, bool):
+            return f"{key} is a {type(value).__name__}, not a {kind.__name__}"
+    if manifest["chunk_size"] < 1:
+        return f"chunk_size {manifest['chunk_size']} is not positive"
+    if not all(isinstance(a, str) for a in manifest["arms"]):
+        return "arms are not all names"
+    return ""
+
+
+def _record_problem(entry: Any, chunk: int) -> str:
+    """What makes ``entry`` unusable as the done record of ``chunk``, or ''."""
+    if not isinstance(entry, dict):
+        return f"a JSON {type(entry).__name__}, not an object"
+    if entry.get("chunk") != chunk:
+        return f"its chunk is {entry.get('chunk')!r}, its name says {chunk}"
+    ids = entry.get("run_ids")
+    if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool)
+                                            for i in ids):
+        return "run_ids is not a list of run numbers"
+    for name in TABLES:
+        part = entry.get(name)
+        if not isinstance(part, dict) or not isinstance(part.get("bytes"), int) \
+                or not isinstance(part.get("sha256"), str):
+            return f"no size and checksum of its {name} part"
+    return ""

@@ -31,6 +31,7 @@ import pandas as pd
 from sim import provenance
 from sim.errors import output_dir
 from sim.experiment.execute import BatchReport
+from sim.experiment.store import exclusive
 from sim.sensitivity import plots
 from sim.sensitivity.evaluate import Evaluation, Evaluator, ModelEvaluator, TestFunctionEvaluator
 from sim.sensitivity.noise import noise_table
@@ -65,14 +66,18 @@ def run_sensitivity(spec: SASpec, out: str | Path, *, scheduler: str | None = No
                     workers: int | None = None, serial: bool = False, quiet: bool = True,
                     on_chunk: Callable[[int], None] | None = None,
                     command: str = "") -> SAResult:
-    """Run (or resume) the analysis described by ``spec`` and write its outputs to ``out``."""
+    """Run (or resume) the analysis described by ``spec`` and write its outputs to ``out``.
+
+    One driver per ``out`` (its lock; ``out/store`` has its own): a second is refused.
+    """
     out = output_dir(out)
-    problem = spec.problem()
-    X = spec.method.sample(problem, spec.samples, spec.seed)
-    evaluator = make_evaluator(spec, out, scheduler=scheduler, workers=workers, serial=serial,
-                               quiet=quiet, on_chunk=on_chunk)
-    ev = evaluator.evaluate(X)
-    return analyse(spec, out, X, ev, command=command)
+    with exclusive(out):
+        problem = spec.problem()
+        X = spec.method.sample(problem, spec.samples, spec.seed)
+        evaluator = make_evaluator(spec, out, scheduler=scheduler, workers=workers,
+                                   serial=serial, quiet=quiet, on_chunk=on_chunk)
+        ev = evaluator.evaluate(X)
+        return analyse(spec, out, X, ev, command=command)
 
 
 def analyse(spec: SASpec, out: Path, X: np.ndarray, ev: Evaluation,
