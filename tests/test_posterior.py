@@ -8,16 +8,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from sim.calibrate import designs
 from sim.calibrate.joint import load_joint
 from sim.factors import declaration, interventions, parse_key
-from sim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 POSTERIOR = ROOT / "calibration" / "posterior" / "evidence_fit"
 SUMMARY = pd.read_csv(POSTERIOR / "posterior_summary.csv")
-SPECS = [spec for name in ("reference_hospital", "reference_primary_care", "wathne_2018")
-         for spec in interventions(load_scenario(ROOT / "calibration" / "evidence" / "designs"
-                                                 / f"{name}.toml"))]
+CAL = load_joint(ROOT / "calibration" / "evidence_fit.toml")
+SPECS = [spec for t in CAL.targets for spec in interventions(designs.scenario_for(t))]
 
 
 def _decl(key: str):
@@ -35,7 +34,7 @@ def test_each_fitted_default_is_the_chosen_posterior_point(row):
 
 def test_the_posterior_is_that_of_the_shipped_calibration_file():
     manifest = json.loads((POSTERIOR / "manifest.json").read_text())
-    cal = load_joint(ROOT / "calibration" / "evidence_fit.toml")
+    cal = CAL
     assert manifest["fingerprint"] == cal.fingerprint()
     assert manifest["targets"] == [t.name for t in cal.targets]
     assert list(SUMMARY["parameter"]) == cal.names

@@ -44,6 +44,7 @@ import json
 import math
 import multiprocessing
 import os
+import signal
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -186,6 +187,11 @@ def _row_distance(args: tuple[list[EvidenceTarget], dict[str, float], int]) -> f
         return math.inf  # a point the scenario refuses is outside the model
 
 
+def _quiet_worker() -> None:
+    """Pool workers leave Ctrl-C to the driver, which prints the one line."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _seed(cal: JointCalibration, t: int, b: int, row: int) -> int:
     return int(stream(cal.seed, f"evidence-fit:{t}:{b}:{row}").integers(2**31))
 
@@ -205,7 +211,8 @@ def run_joint(cal: JointCalibration, out: str | Path, workers: int = 1,
         for value in (p.low, p.high):
             for t in cal.targets:
                 designs.scenario_for(t, {p.name: value})
-    pool = (ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
+    pool = (ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"),
+                                initializer=_quiet_worker)
             if workers > 1 else None)  # not fork: the parent may hold threads
     start = time.monotonic()
 
