@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit
 
-from sim.kernels.fidelity import mean_of_entry
+from sim.kernels.fidelity import lookups, mean_of_entry
 from sim.state import ABANDONED, ROUTINE, TRYING
 
 if TYPE_CHECKING:
@@ -56,9 +56,8 @@ def abandon_then_routinise(stage: np.ndarray, idx: np.ndarray, exp_neg_x: np.nda
                            u_abandon: np.ndarray, u_routinise: np.ndarray,
                            p_abandon: np.float32, routine_protection: np.float32,
                            p_routinise: np.float32, fidelity: np.ndarray,
-                           staff_start: np.ndarray, before_in_staff: np.ndarray,
-                           per_staff_bundle: np.ndarray,
-                           n_bundles: int) -> None:  # pragma: no cover - compiled
+                           entry_start: np.ndarray,
+                           per_entry: np.ndarray) -> None:  # pragma: no cover - compiled
     """Users ``idx`` abandon (hazard as in numpy), then those still trying may routinise.
 
     ``within`` is empty when the destination is off, else whether each user is within it.
@@ -80,8 +79,7 @@ def abandon_then_routinise(stage: np.ndarray, idx: np.ndarray, exp_neg_x: np.nda
         if u_abandon[i] < hazard:
             stage[i] = ABANDONED
         elif s == TRYING:
-            f = mean_of_entry(fidelity, staff_start, before_in_staff, per_staff_bundle,
-                              n_bundles, i)
+            f = mean_of_entry(fidelity, entry_start, per_entry, i)
             if u_routinise[i] < p_routinise * f:
                 stage[i] = ROUTINE
 
@@ -92,10 +90,10 @@ def finish(stage: np.ndarray, idx: np.ndarray, x: np.ndarray, support: np.ndarra
            pairs: PerformedPairs) -> None:
     """Pass two on flat (N, B) arrays, after numpy's ``exp`` of the users' context ``x``."""
     p = par  # the validated parameters (Python floats)
+    look = lookups(pairs)
     abandon_then_routinise(
         stage.reshape(-1), idx, np.exp(-x), support,
         np.zeros(0, np.bool_) if within is None else within, protected.reshape(-1),
         u_abandon, u_routinise, np.float32(p["p_abandon"]),  # type: ignore[index]
         np.float32(p["routine_protection"]), np.float32(p["p_routinise"]),  # type: ignore[index]
-        fidelity, pairs.staff_start, pairs.before_in_staff.reshape(-1),
-        pairs.per_staff_bundle.reshape(-1), pairs.per_staff_bundle.shape[1])
+        fidelity, look.entry_start, look.per_entry)
