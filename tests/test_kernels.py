@@ -17,10 +17,10 @@ numba = pytest.importorskip("numba")
 
 from sim.kernels import collective as kc  # noqa: E402
 from sim.kernels import fidelity as kf  # noqa: E402
-from sim.mechanisms import collective, fidelity, sustainment  # noqa: E402
+from sim.mechanisms import adoption, collective, fidelity, sustainment  # noqa: E402
 from sim.model import ImplementationModel  # noqa: E402
 from sim.scenario import load_scenario  # noqa: E402
-from sim.state import ABANDONED, ROUTINE, TRYING  # noqa: E402
+from sim.state import ABANDONED, AWARE, ROUTINE, TRYING  # noqa: E402
 
 SMALL = {"hospital_trusts": 1, "wards_per_trust": 3, "mental_health_units_per_trust": 1,
          "municipalities_per_trust": 2, "staff_per_ward": 8}
@@ -184,23 +184,69 @@ def test_sustain_is_bit_identical(seed, ceiling, monkeypatch):
     assert np.all(before[became_routine] == TRYING)
 
 
-def run_state(ceiling: float, path: str, strategy: str, weeks: int = 80) -> ImplementationModel:
+class FakeAdoptionWeek(FakeWeek):
+    """What :func:`adoption.adopt` reads of a week, built from random arrays."""
+
+    def __init__(self, rng: np.random.Generator, ceiling: float, contagion: str) -> None:
+        from types import SimpleNamespace
+
+        super().__init__(rng, ceiling)
+        n, n_b = self.state.stage.shape
+        self._entry_staff = np.repeat(np.arange(n, dtype=np.int32), n_b)
+        self.state.threshold = f32(rng, n, 0, 0.6)
+        self.levers.boost = f32(rng, self.levers.context.shape, -1, 1)
+        self.state.knowledge = f32(rng, (n, n_b))
+        total = f32(rng, (n, n_b), 0, 5)
+        total[rng.random((n, n_b)) < 0.1] = 0.0  # people without ties
+        using = (rng.random((n, n_b)) * total).astype(np.float64)
+        self.model = SimpleNamespace(weight_total=total)
+        self.colleagues_using = (None, using)
+        self.par.update({"q_imitation": 0.6, "beta_concurrent": 0.3, "p_innovation": 0.2,
+                         "beta_knowledge": 1.5, "contagion": contagion})
+        self._draws["adoption"] = f32(rng, n * n_b)
+
+    def staff_of(self, entries: np.ndarray) -> np.ndarray:
+        return self._entry_staff[entries]
+
+
+@pytest.mark.parametrize("contagion", ["simple", "complex"])
+@pytest.mark.parametrize("ceiling", [1.0, 0.65])
+@pytest.mark.parametrize("seed", range(4))
+def test_adopt_is_bit_identical(seed, ceiling, contagion, monkeypatch):
+    weeks = [FakeAdoptionWeek(np.random.default_rng(seed), ceiling, contagion)
+             for _ in range(2)]
+    before = weeks[0].state.stage.copy()
+    monkeypatch.setattr(kernels, "PATH", "numpy")
+    adoption.adopt(weeks[0])
+    monkeypatch.setattr(kernels, "PATH", "numba")
+    adoption.adopt(weeks[1])
+    after = weeks[0].state.stage
+    assert np.array_equal(weeks[1].state.stage, after)
+    started = after != before
+    assert started.any() and np.all(before[started] == AWARE)  # the rule acted on the aware
+    assert np.any((before == AWARE) & ~started)  # and not on all of them
+
+
+def run_state(ceiling: float, path: str, strategy: str, weeks: int = 80,
+              contagion: str = "simple") -> ImplementationModel:
     saved = kernels.PATH
     kernels.PATH = path
     try:
-        sc = load_scenario(None).with_overrides(structure=SMALL,
-                                                parameters={"adoption_ceiling": ceiling})
+        sc = load_scenario(None).with_overrides(
+            structure=SMALL, parameters={"adoption_ceiling": ceiling, "contagion": contagion})
         sc.weeks = weeks
         return ImplementationModel(sc, strategy, sc.seed).run()
     finally:
         kernels.PATH = saved
 
 
-@pytest.mark.parametrize("ceiling", [1.0, 0.65])
-@pytest.mark.parametrize("strategy", ["no extra support", "training + facilitation"])
-def test_whole_runs_are_bit_identical_on_both_paths(ceiling, strategy):
-    ref = run_state(ceiling, "numpy", strategy)
-    new = run_state(ceiling, "numba", strategy)
+@pytest.mark.parametrize(("ceiling", "strategy", "contagion"), [
+    (1.0, "no extra support", "simple"), (0.65, "no extra support", "simple"),
+    (1.0, "training + facilitation", "simple"), (0.65, "training + facilitation", "simple"),
+    (0.65, "training + facilitation", "complex")])
+def test_whole_runs_are_bit_identical_on_both_paths(ceiling, strategy, contagion):
+    ref = run_state(ceiling, "numpy", strategy, contagion=contagion)
+    new = run_state(ceiling, "numba", strategy, contagion=contagion)
     for name in ("stage", "knowledge", "fidelity", "unit_compliance", "unit_fidelity",
                  "unit_element", "capacity", "harm_expected", "harm_averted"):
         a, b = getattr(new.state, name), getattr(ref.state, name)
