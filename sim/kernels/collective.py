@@ -26,6 +26,8 @@ import numpy as np
 from numba import njit
 
 if TYPE_CHECKING:
+    import scipy.sparse as sp
+
     from sim.mechanisms.fidelity import PerformedPairs
 
 
@@ -49,6 +51,37 @@ def unit_performance(fidelity: np.ndarray,
     m = pairs.unit_sum
     perf = _unit_performance(m.indptr, m.indices, m.data, fidelity, count.reshape(-1))
     return perf.reshape(count.shape), count
+
+
+@njit(cache=True)
+def _effective_performance(perf: np.ndarray, indptr: np.ndarray, indices: np.ndarray,
+                           data: np.ndarray,
+                           cross: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    out = perf.copy()
+    tiny = np.float32(1e-12)
+    for u in range(perf.shape[0]):
+        for c in cross:
+            total = np.float32(0.0)
+            n = np.float32(0.0)
+            for jj in range(indptr[u], indptr[u + 1]):
+                v = perf[indices[jj], c]
+                if not np.isnan(v):  # numpy adds weight × 0 here: the same sums
+                    total += data[jj] * v
+                    n += data[jj] * np.float32(1.0)
+            partner = total / max(n, tiny) if n > 0 else np.float32(np.nan)
+            out[u, c] = perf[u, c] * partner
+    return out
+
+
+def effective_performance(perf: np.ndarray, pathways: sp.csr_matrix,
+                          cross: np.ndarray) -> np.ndarray:
+    """As :func:`sim.mechanisms.collective.effective_performance` (float32, CSR pathways).
+
+    Each cross-boundary cell's partner sums run in CSR order, as scipy's ``csr_matvecs``
+    accumulates them, without the dense temporaries.
+    """
+    return _effective_performance(np.ascontiguousarray(perf), pathways.indptr,
+                                  pathways.indices, pathways.data, np.flatnonzero(cross))
 
 
 #: The longest sum :func:`pairwise_sum` repeats: numpy splits longer ones in halves (recursion,
