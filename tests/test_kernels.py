@@ -108,26 +108,6 @@ def test_unit_performance_is_bit_identical(seed, numpy_path):
     assert np.array_equal(new_n, ref_n)
 
 
-@pytest.mark.parametrize("seed", range(5))
-def test_effective_performance_is_bit_identical(seed, numpy_path):
-    import scipy.sparse as sp
-
-    rng = np.random.default_rng(seed)
-    n_u, n_e = 40, 9
-    perf = f32(rng, (n_u, n_e))
-    perf[rng.random(perf.shape) < 0.3] = np.nan
-    perf[:, 2] = np.nan  # an element that applies nowhere
-    cross = rng.random(n_e) < 0.6
-    cross[2] = True
-    dense = np.triu((rng.random((n_u, n_u)) < 0.2) * f32(rng, (n_u, n_u), 0.1, 50), 1)
-    pathways = sp.csr_matrix(dense + dense.T, dtype=np.float32)
-    ref = collective.effective_performance(perf, pathways, cross)
-    new = kc.effective_performance(perf, pathways, cross)
-    assert new.dtype == ref.dtype == np.float32
-    assert np.array_equal(new, ref, equal_nan=True)
-    assert not np.array_equal(new, perf, equal_nan=True)
-
-
 @pytest.mark.parametrize("correlation", [0.0, 0.3, 0.5, 1.0])
 @pytest.mark.parametrize("n_units", [1, 2, 30])
 @pytest.mark.parametrize("seed", range(3))

@@ -2,13 +2,17 @@
 
 Why compiled: unit compliance was 11% of a national week (issue 16): a sparse product, a
 division with NaNs, then per bundle a column selection, ``where``, product, min, sum and masked
-assignments. Here one loop over the (unit, element) cells' pairs and one over units × bundles.
-The both-sides rule of cross-boundary elements stays numpy's sparse product
-(:func:`sim.mechanisms.collective.effective_performance`) between the two.
+assignments. Here one pass over the pairs (adding each to its (unit, element) cell: no gather)
+and one loop over units × bundles. The both-sides rule of cross-boundary elements stays numpy's
+sparse product (:func:`sim.mechanisms.collective.effective_performance`) between the two: a
+compiled version measured no faster (it is bound by reading the pathways, ~430k at national
+scale).
 
 Equality: bit-identical to :func:`sim.mechanisms.collective.unit_performance` and
 :func:`~sim.mechanisms.collective.bundle_compliance`. Each cell's pairs are summed in float32 in
-their CSR order, as scipy's ``csr_matvec`` does, and divided in float64 by the count. Per unit
+pair order, which is the order of the row's entries in the summing matrix
+(``PerformedPairs.unit_sum`` is built with one column per pair, in order) and so the order in
+which scipy's ``csr_matvec`` adds them; then divided in float64 by the count. Per unit
 and bundle, the product is sequential in element order (as numpy's multiply reduction). The
 mean's float32 sum follows numpy's order, which depends on the layout of numpy's temporary (the
 bundle's columns, selected by a mask, come out column-major): with more than one unit numpy adds
@@ -25,22 +29,21 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit
 
-if TYPE_CHECKING:
-    import scipy.sparse as sp
+from sim.kernels.fidelity import lookups
 
+if TYPE_CHECKING:
     from sim.mechanisms.fidelity import PerformedPairs
 
 
 @njit(cache=True)
-def _unit_performance(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray,
-                      fidelity: np.ndarray,
+def _unit_performance(cell: np.ndarray, fidelity: np.ndarray,
                       count: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    total = np.zeros(count.size, np.float32)
+    for p in range(fidelity.size):  # pairs in order: each cell's sum in scipy's order
+        total[cell[p]] += fidelity[p]
     out = np.empty(count.size, np.float32)
     for r in range(count.size):
-        total = np.float32(0.0)
-        for jj in range(indptr[r], indptr[r + 1]):
-            total += data[jj] * fidelity[indices[jj]]
-        out[r] = np.float32(total / max(count[r], 1)) if count[r] > 0 else np.nan
+        out[r] = np.float32(total[r] / max(count[r], 1)) if count[r] > 0 else np.nan
     return out
 
 
@@ -48,40 +51,8 @@ def unit_performance(fidelity: np.ndarray,
                      pairs: PerformedPairs) -> tuple[np.ndarray, np.ndarray]:
     """As :func:`sim.mechanisms.collective.unit_performance`: (U, E) performance and counts."""
     count = pairs.per_unit_element
-    m = pairs.unit_sum
-    perf = _unit_performance(m.indptr, m.indices, m.data, fidelity, count.reshape(-1))
+    perf = _unit_performance(lookups(pairs).cell, fidelity, count.reshape(-1))
     return perf.reshape(count.shape), count
-
-
-@njit(cache=True)
-def _effective_performance(perf: np.ndarray, indptr: np.ndarray, indices: np.ndarray,
-                           data: np.ndarray,
-                           cross: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
-    out = perf.copy()
-    tiny = np.float32(1e-12)
-    for u in range(perf.shape[0]):
-        for c in cross:
-            total = np.float32(0.0)
-            n = np.float32(0.0)
-            for jj in range(indptr[u], indptr[u + 1]):
-                v = perf[indices[jj], c]
-                if not np.isnan(v):  # numpy adds weight × 0 here: the same sums
-                    total += data[jj] * v
-                    n += data[jj] * np.float32(1.0)
-            partner = total / max(n, tiny) if n > 0 else np.float32(np.nan)
-            out[u, c] = perf[u, c] * partner
-    return out
-
-
-def effective_performance(perf: np.ndarray, pathways: sp.csr_matrix,
-                          cross: np.ndarray) -> np.ndarray:
-    """As :func:`sim.mechanisms.collective.effective_performance` (float32, CSR pathways).
-
-    Each cross-boundary cell's partner sums run in CSR order, as scipy's ``csr_matvecs``
-    accumulates them, without the dense temporaries.
-    """
-    return _effective_performance(np.ascontiguousarray(perf), pathways.indptr,
-                                  pathways.indices, pathways.data, np.flatnonzero(cross))
 
 
 #: The longest sum :func:`pairwise_sum` repeats: numpy splits longer ones in halves (recursion,

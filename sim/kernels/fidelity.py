@@ -33,6 +33,7 @@ class Lookups(NamedTuple):
     bundle: np.ndarray  # (P,) likewise
     entry_start: np.ndarray  # (N·B,) int64: first pair of each flat entry
     per_entry: np.ndarray  # (N·B,) int64: its number of pairs
+    cell: np.ndarray  # (P,) int64: the pair's (unit, element) cell, flat in (U, E)
 
 
 _lookups: dict[int, tuple[weakref.ref, Lookups]] = {}
@@ -52,7 +53,9 @@ def lookups(pairs: PerformedPairs) -> Lookups:
     made = Lookups(pairs.staff_bundle.astype(index), pairs.unit_bundle.astype(index),
                    pairs.bundle.astype(index),
                    (pairs.staff_start[:-1, None] + pairs.before_in_staff).reshape(-1),
-                   np.ascontiguousarray(pairs.per_staff_bundle.reshape(-1), np.int64))
+                   np.ascontiguousarray(pairs.per_staff_bundle.reshape(-1), np.int64),
+                   (pairs.unit_bundle // pairs.per_staff_bundle.shape[1]
+                    * pairs.per_unit_element.shape[1] + pairs.element).astype(np.int64))
     for key in [k for k, (ref, _) in _lookups.items() if ref() is None]:
         del _lookups[key]
     _lookups[id(pairs)] = (weakref.ref(pairs), made)

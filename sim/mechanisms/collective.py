@@ -51,17 +51,9 @@ def unit_performance(fidelity: np.ndarray,
 
 def effective_performance(perf: np.ndarray, pathways: sp.csr_matrix,
                           cross: np.ndarray) -> np.ndarray:
-    """Apply the both-sides rule to cross-boundary elements (``cross`` is an (E,) bool mask).
-
-    Runs :mod:`sim.kernels.collective` (bit-identical) when compiled kernels are on.
-    """
+    """Apply the both-sides rule to cross-boundary elements (``cross`` is an (E,) bool mask)."""
     if not cross.any():
         return perf
-    if (kernels.compiled() and perf.dtype == pathways.dtype == np.float32
-            and sp.isspmatrix_csr(pathways)):
-        from sim.kernels import collective as compiled
-
-        return compiled.effective_performance(perf, pathways, cross)
     out = perf.copy()
     sub = perf[:, cross]
     applicable = ~np.isnan(sub)
