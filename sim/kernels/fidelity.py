@@ -28,12 +28,11 @@ if TYPE_CHECKING:
 class Lookups(NamedTuple):
     """Index arrays of one :class:`PerformedPairs` in the form the kernels read fastest."""
 
-    staff_bundle: np.ndarray  # (P,) int32 (int64 beyond 2³¹ entries)
-    unit_bundle: np.ndarray  # (P,) likewise
-    bundle: np.ndarray  # (P,) likewise
+    unit_bundle: np.ndarray  # (P,) int32 (int64 beyond 2³¹ cells)
     entry_start: np.ndarray  # (N·B,) int64: first pair of each flat entry
     per_entry: np.ndarray  # (N·B,) int64: its number of pairs
     cell: np.ndarray  # (P,) int64: the pair's (unit, element) cell, flat in (U, E)
+    per_entry_narrow: np.ndarray  # (N·B,) per_entry as int8 where it fits (the update reads it)
 
 
 _lookups: dict[int, tuple[weakref.ref, Lookups]] = {}
@@ -42,20 +41,20 @@ _lookups: dict[int, tuple[weakref.ref, Lookups]] = {}
 def lookups(pairs: PerformedPairs) -> Lookups:
     """The kernels' index arrays for ``pairs``, made once per pairs object (a world has one).
 
-    Narrower indices halve the bytes the pair loop reads; the entry's first pair replaces an
-    integer division and a gather per entry.
+    Narrower indices cut the bytes the loops read; each entry's first pair replaces an integer
+    division and a gather per entry.
     """
     hit = _lookups.get(id(pairs))
     if hit is not None and hit[0]() is pairs:
         return hit[1]
-    wide = max(pairs.per_staff_bundle.size, int(pairs.unit_bundle.max(initial=0)) + 1)
-    index = np.int32 if wide < 2**31 else np.int64
-    made = Lookups(pairs.staff_bundle.astype(index), pairs.unit_bundle.astype(index),
-                   pairs.bundle.astype(index),
+    wide = int(pairs.unit_bundle.max(initial=0)) + 1
+    made = Lookups(pairs.unit_bundle.astype(np.int32 if wide < 2**31 else np.int64),
                    (pairs.staff_start[:-1, None] + pairs.before_in_staff).reshape(-1),
                    np.ascontiguousarray(pairs.per_staff_bundle.reshape(-1), np.int64),
                    (pairs.unit_bundle // pairs.per_staff_bundle.shape[1]
-                    * pairs.per_unit_element.shape[1] + pairs.element).astype(np.int64))
+                    * pairs.per_unit_element.shape[1] + pairs.element).astype(np.int64),
+                   pairs.per_staff_bundle.reshape(-1).astype(
+                       np.int8 if pairs.per_staff_bundle.max(initial=0) < 128 else np.int64))
     for key in [k for k, (ref, _) in _lookups.items() if ref() is None]:
         del _lookups[key]
     _lookups[id(pairs)] = (weakref.ref(pairs), made)
@@ -63,34 +62,46 @@ def lookups(pairs: PerformedPairs) -> Lookups:
 
 
 @njit(cache=True)
-def _update(fidelity: np.ndarray, staff_bundle: np.ndarray, unit_bundle: np.ndarray,
-            bundle: np.ndarray, baseline: np.ndarray, using: np.ndarray, knowledge: np.ndarray,
+def _update(fidelity: np.ndarray, per_entry: np.ndarray, unit_bundle: np.ndarray,
+            baseline: np.ndarray, using: np.ndarray, knowledge: np.ndarray,
             support: np.ndarray, gain: np.float32, decay: np.float32,
             complexity: np.ndarray) -> None:  # pragma: no cover - compiled
     one, zero = np.float32(1.0), np.float32(0.0)
     c03, c07, half = np.float32(0.3), np.float32(0.7), np.float32(0.5)
-    for p in range(fidelity.size):
-        sb = staff_bundle[p]
-        rate = gain * (c03 + c07 * knowledge[sb]) * (one - half * complexity[bundle[p]])
-        rate = rate * np.float32(using[sb])
-        f = fidelity[p]
-        down = decay * (one - support[unit_bundle[p]])
-        step = rate * (one - f)
-        step -= down * (f - baseline[p])
-        f += step
-        if f < zero:
-            f = zero
-        elif f > one:
-            f = one
-        fidelity[p] = f
+    n_bundles = complexity.size
+    p = 0  # pairs are staff-major and grouped by bundle: entry e's pairs follow entry e − 1's
+    b = 0
+    for e in range(per_entry.size):
+        n = per_entry[e]
+        if n:
+            rate = gain * (c03 + c07 * knowledge[e]) * (one - half * complexity[b])
+            rate = rate * np.float32(using[e])
+            down = decay * (one - support[unit_bundle[p]])
+            for j in range(p, p + n):
+                f = fidelity[j]
+                step = rate * (one - f)
+                step -= down * (f - baseline[j])
+                f += step
+                if f < zero:
+                    f = zero
+                elif f > one:
+                    f = one
+                fidelity[j] = f
+            p += n
+        b += 1
+        if b == n_bundles:
+            b = 0
 
 
 def update_fidelity(fidelity: np.ndarray, pairs: PerformedPairs, using: np.ndarray,
                     knowledge: np.ndarray, unit_support: np.ndarray, gain: float, decay: float,
                     complexity: np.ndarray) -> None:
-    """As :func:`sim.mechanisms.fidelity.update_fidelity` (same arguments), in one pass."""
+    """As :func:`sim.mechanisms.fidelity.update_fidelity` (same arguments), in one pass.
+
+    Walks the (staff, bundle) entries in order, each entry's rate once and its pairs after it.
+    """
     look = lookups(pairs)
-    _update(fidelity, look.staff_bundle, look.unit_bundle, look.bundle, pairs.baseline,
+    _update(fidelity, look.per_entry_narrow, look.unit_bundle, pairs.baseline,
             using.reshape(-1), knowledge.reshape(-1), unit_support.reshape(-1),
             np.float32(gain), np.float32(decay), complexity)
 
