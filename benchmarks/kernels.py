@@ -83,20 +83,19 @@ def timed(phase: Phase, times: dict[str, list[float]]) -> Phase:
     return Phase(phase.name, run)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("scenario", nargs="?", default=None)
-    parser.add_argument("--strategy", default="training + facilitation")
-    parser.add_argument("--warmup", type=int, default=60)
-    parser.add_argument("--weeks", type=int, default=40)
-    args = parser.parse_args()
+def compare(scenario: str | None, strategy: str = "training + facilitation", warmup: int = 60,
+            weeks: int = 40) -> dict:
+    """Median CPU ms per step of each kernel phase on both paths, and of the other phases.
+
+    Returns ``{"staff", "bundles", "phases": {name: (numpy ms, numba ms)}, "others": ms}``.
+    """
     retain_freed_memory()
     if kernels.PATH != "numba":
         raise SystemExit("numba is not available (or IMPLSIM_KERNELS=numpy): nothing to compare")
-    sc = load_scenario(args.scenario)
-    sc.weeks = args.warmup + args.weeks
-    model = ImplementationModel(sc, args.strategy, sc.seed)
-    for _ in range(args.warmup):
+    sc = load_scenario(scenario)
+    sc.weeks = warmup + weeks
+    model = ImplementationModel(sc, strategy, sc.seed)
+    for _ in range(warmup):
         model.step()
     times: dict[str, list[float]] = {}
     week_no = [0]
@@ -109,24 +108,39 @@ def main() -> None:
             times[p.name] = []
             phases.append(timed(p, times))
     model.loop = Loop(phases)
-    for w in range(args.weeks):
+    for w in range(weeks):
         week_no[0] = w
         model.step()
     ms = {k: statistics.median(v) * 1000 for k, v in times.items()}
-    others = sum(v for k, v in ms.items() if "|" not in k)
-    print(f"{model.pop.n_staff:,} staff, {len(sc.bundles)} bundles, weeks {args.warmup + 1}-"
-          f"{args.warmup + args.weeks}; median CPU ms per step, both paths on the same state "
-          f"each week (results identical every week)")
-    print(f"{'numpy':>8s} {'numba':>8s} {'ratio':>6s}  phase")
-    week = {"numpy": others, "numba": others}
-    for name in KERNEL_PHASES:
-        a, b = ms[f"{name}|numpy"], ms[f"{name}|numba"]
-        week["numpy"] += a
-        week["numba"] += b
+    return {"staff": model.pop.n_staff, "bundles": len(sc.bundles),
+            "phases": {n: (ms[f"{n}|numpy"], ms[f"{n}|numba"]) for n in KERNEL_PHASES},
+            "others": sum(v for k, v in ms.items() if "|" not in k)}
+
+
+def report(r: dict) -> None:
+    """Print :func:`compare`'s table."""
+    print(f"{'numpy':>8s} {'numba':>8s} {'ratio':>6s}  phase (median CPU ms per step)")
+    week = [r["others"], r["others"]]
+    for name, (a, b) in r["phases"].items():
+        week[0] += a
+        week[1] += b
         print(f"{a:8.2f} {b:8.2f} {a / b:5.2f}×  {name}")
-    print(f"{others:8.2f} {others:8.2f}     -   the other phases (numpy on both)")
-    print(f"{week['numpy']:8.2f} {week['numba']:8.2f} {week['numpy'] / week['numba']:5.2f}×  "
-          "the phases' sum")
+    print(f"{r['others']:8.2f} {r['others']:8.2f}     -   the other phases (numpy on both)")
+    print(f"{week[0]:8.2f} {week[1]:8.2f} {week[0] / week[1]:5.2f}×  the phases' sum")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("scenario", nargs="?", default=None)
+    parser.add_argument("--strategy", default="training + facilitation")
+    parser.add_argument("--warmup", type=int, default=60)
+    parser.add_argument("--weeks", type=int, default=40)
+    args = parser.parse_args()
+    r = compare(args.scenario, args.strategy, args.warmup, args.weeks)
+    print(f"{r['staff']:,} staff, {r['bundles']} bundles, weeks {args.warmup + 1}-"
+          f"{args.warmup + args.weeks}; both paths on the same state each week (results "
+          "identical every week)")
+    report(r)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ generators and on runs of the default scenario on a small structure.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -256,3 +258,16 @@ def test_whole_runs_are_bit_identical_on_both_paths(ceiling, strategy, contagion
     assert not np.array_equal(ref.state.fidelity, ref.world.performed.baseline)
     collected = [m.datacollector.get_model_vars_dataframe() for m in (new, ref)]
     assert collected[0].equals(collected[1])
+
+
+def test_benchmark_pairs_both_paths_and_prints_each_kernel_phase():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "kernels.py"
+    out = subprocess.run([sys.executable, str(script), "--warmup", "3", "--weeks", "4"],
+                         capture_output=True, text=True, timeout=300, check=True).stdout
+    assert "results identical every week" in out
+    for name in ("adoption", "abandonment, then routinisation", "fidelity", "compliance"):
+        assert re.search(rf"[\d.]+\s+[\d.]+\s+[\d.]+×  {re.escape(name)}\n", out), out

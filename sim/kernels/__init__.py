@@ -13,7 +13,9 @@ inputs on this machine, and a last-bit difference can flip a draw's comparison.
 One module per concept: :mod:`sim.kernels.fidelity`, :mod:`sim.kernels.sustainment`,
 :mod:`sim.kernels.collective`. Kernels are ``@njit(cache=True)``: compiled on first use and kept
 on disk next to the source (``__pycache__``), so later processes and Dask workers load them in
-milliseconds instead of recompiling.
+milliseconds instead of recompiling. What remains is numba's own start at the first kernel call
+of a process, ~0.2–0.5 s CPU (measured on this machine): it pays off over a national run or a
+worker's batch of runs, not over one short catchment run (``IMPLSIM_KERNELS=numpy`` there).
 
 The path is chosen once per process from the environment variable ``IMPLSIM_KERNELS``
 (``numba`` or ``numpy``; unset: ``numba`` when it can be imported, else ``numpy``), and can be
