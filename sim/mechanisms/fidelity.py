@@ -91,9 +91,10 @@ def update_fidelity(fidelity: np.ndarray, pairs: PerformedPairs, using: np.ndarr
     ``using`` and ``knowledge`` are per staff × bundle (N, B), ``unit_support`` per unit × bundle
     (U, B) (support is given to units) and ``complexity`` per bundle (B,): rates are computed once
     per staff or unit × bundle and gathered to the pairs. Runs :mod:`sim.kernels.fidelity`
-    (bit-identical, one pass) when compiled kernels are on.
+    (bit-identical, one pass) when compiled kernels are on and the arrays are float32.
     """
-    if kernels.compiled(gain, decay):
+    if (kernels.compiled(gain, decay) and fidelity.dtype == knowledge.dtype
+            == unit_support.dtype == complexity.dtype == np.float32):
         from sim.kernels import fidelity as compiled
 
         compiled.update_fidelity(fidelity, pairs, using, knowledge, unit_support, gain, decay,
@@ -116,7 +117,7 @@ def staff_fidelity(fidelity: np.ndarray, pairs: PerformedPairs, entries: np.ndar
     Reads only those entries' pairs (a person's pairs of one bundle are contiguous). Runs
     :mod:`sim.kernels.fidelity` (bit-identical) when compiled kernels are on.
     """
-    if kernels.compiled():
+    if kernels.compiled() and fidelity.dtype == np.float32:
         from sim.kernels import fidelity as compiled
 
         return compiled.staff_fidelity(fidelity, pairs, entries)
