@@ -8,7 +8,8 @@ world build time, model run time, time per step, staff-bundle-steps per second a
 (each measured in a fresh process, median of ``--repeats``). For a batch of catchment runs:
 runs per second with 1 and 2 Dask workers. Against the per-agent Mesa reference
 (``reference_mesa.py``), one bundle on the catchment and on the national network: the speed
-ratio, in all (build + run) and per step. Where the time goes: ``profile_step.py``. Finally, how
+ratio, in all (build + run) and per step. The compiled kernels against the numpy path, phase by
+phase on the same state (``kernels.py``). Where the time goes: ``profile_step.py``. Finally, how
 close a national step is to the memory-bandwidth bound: the bytes a step must at least touch
 divided by the measured copy bandwidth of this machine.
 """
@@ -95,6 +96,11 @@ def reference_ratio(weeks: int, path: str | None = None) -> dict[str, float]:
     sc.strategies = [s for s in sc.strategies if s.name == "no extra support"]
     sc.weeks = weeks
     world = build_world(sc, 1)
+    # once per process, like the imports: numba's start and loading the compiled kernels from
+    # its cache (none on IMPLSIM_KERNELS=numpy); reported as "jit", not counted in the ratio
+    tj = time.perf_counter()
+    warm = ImplementationModel(sc, seed=1, world=world)
+    warm.step()
     t0 = time.perf_counter()
     model = ImplementationModel(sc, seed=1, world=world)
     t1 = time.perf_counter()
@@ -105,7 +111,7 @@ def reference_ratio(weeks: int, path: str | None = None) -> dict[str, float]:
     for _ in range(weeks):
         ref.step()
     t4 = time.perf_counter()
-    return {"staff": world.pop.n_staff, "vec_build": t1 - t0, "vec_run": t2 - t1,
+    return {"staff": world.pop.n_staff, "jit": t0 - tj, "vec_build": t1 - t0, "vec_run": t2 - t1,
             "ref_build": t3 - t2, "ref_run": t4 - t3}
 
 
@@ -174,7 +180,19 @@ def main() -> None:
         print(f"  {label} ({int(r['staff']):,} staff), {weeks} weeks: reference {ref:.2f} s "
               f"(build {r['ref_build']:.2f}), vectorised {vec:.3f} s (build "
               f"{r['vec_build']:.3f}): {ref / vec:.0f}× faster in all, "
-              f"{r['ref_run'] / r['vec_run']:.0f}× per step")
+              f"{r['ref_run'] / r['vec_run']:.0f}× per step (before: a first model and week, "
+              f"{r['jit']:.2f} s, once per process)")
+    from kernels import compare
+    from kernels import report as report_kernels
+
+    from sim import kernels as kernel_path
+
+    if kernel_path.PATH == "numba":
+        label, path = ("catchment", None) if args.quick else (
+            "national", str(ROOT / "experiments" / "national.toml"))
+        print(f"\ncompiled kernels vs numpy path, {label}, paired on the same state "
+              "(benchmarks/kernels.py):")
+        report_kernels(compare(path, weeks=20 if args.quick else 40))
     if "national" in results:
         r = results["national"]
         bw = copy_bandwidth()

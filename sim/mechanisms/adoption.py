@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim import kernels
 from sim.arrays import count_bundles
 from sim.mechanisms import destination
 from sim.mechanisms.influence import influence_hazard, weighted_share
@@ -57,6 +58,10 @@ def adopt(w: Week) -> None:
     """
     st, lv, par = w.state, w.levers, w.par
     u = w.draw("adoption")
+    if kernels.compiled(par["q_imitation"], par["beta_concurrent"], par["p_innovation"],
+                        par["beta_knowledge"]):
+        _adopt_compiled(w, u)
+        return
     idx = candidates(st.stage)
     if len(idx) == 0:
         return
@@ -77,3 +82,26 @@ def adopt(w: Week) -> None:
                               par["beta_ceiling_support"])
         hazard = np.where(destination.within(w.at(st.fit, idx), m), hazard, 0.0)
     start_trying(st.stage, idx, hazard, u[idx])
+
+
+def _adopt_compiled(w: Week, u: np.ndarray) -> None:
+    """:func:`adopt` by the kernels of :mod:`sim.kernels.adoption` (bit-identical)."""
+    from sim.kernels import adoption as compiled
+
+    st, lv, par = w.state, w.levers, w.par
+    _, weighted_using = w.colleagues_using
+    idx, expo, x, x_dest, support, know = compiled.candidates(
+        st.stage.reshape(-1), st.stage.shape[1], w._entry_staff, w._entry_unit_cell,
+        weighted_using.reshape(-1), w.model.weight_total.reshape(-1), st.log_ctx.reshape(-1),
+        lv.context.reshape(-1), lv.boost.reshape(-1), lv.support.reshape(-1),
+        st.knowledge.reshape(-1), par["beta_concurrent"])
+    if len(idx) == 0:
+        return
+    base = par["p_innovation"] * np.exp(par["beta_knowledge"] * know)
+    m = np.zeros(0, np.float32)
+    if destination.active(par):
+        m = destination.share(x_dest, support, par["adoption_ceiling"],
+                              par["beta_ceiling_support"])
+    compiled.start_trying(st.stage.reshape(-1), idx, expo, np.exp(x), base, st.threshold,
+                          w._entry_staff, par["q_imitation"], par["contagion"] == "simple",
+                          st.fit.reshape(-1), m, u)

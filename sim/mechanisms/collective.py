@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.sparse as sp
 
+from sim import kernels
 from sim.mechanisms.fidelity import PerformedPairs
 
 if TYPE_CHECKING:
@@ -35,7 +36,12 @@ def unit_performance(fidelity: np.ndarray,
     """(U, E) mean fidelity over performing staff, and (U, E) count of performing staff.
 
     ``fidelity`` is per performed pair (P,); one sparse pass sums it into (unit, element) cells.
+    Runs :mod:`sim.kernels.collective` (bit-identical) when compiled kernels are on.
     """
+    if kernels.compiled() and fidelity.dtype == np.float32:
+        from sim.kernels import collective as compiled
+
+        return compiled.unit_performance(fidelity, pairs)
     count = pairs.per_unit_element
     total = (pairs.unit_sum @ fidelity).reshape(count.shape)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -80,8 +86,14 @@ def bundle_compliance(eff: np.ndarray, element_bundle: np.ndarray, n_bundles: in
     """(U, B) all-or-none compliance and mean fidelity over applicable elements.
 
     ``correlation`` is ``element_correlation`` (ρ; see the module doc). Units where no element
-    of a bundle applies get NaN for that bundle.
+    of a bundle applies get NaN for that bundle. Runs :mod:`sim.kernels.collective`
+    (bit-identical, one loop) when compiled kernels are on and ``eff`` is float32 with at most
+    128 elements.
     """
+    if kernels.compiled(correlation) and eff.dtype == np.float32 and eff.shape[1] <= 128:
+        from sim.kernels import collective as compiled  # (pairwise sums of up to 128 terms)
+
+        return compiled.bundle_compliance(eff, element_bundle, n_bundles, correlation)
     u = eff.shape[0]
     comp = np.full((u, n_bundles), np.nan, np.float32)
     fid = np.full((u, n_bundles), np.nan, np.float32)

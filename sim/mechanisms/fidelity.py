@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.sparse as sp
 
+from sim import kernels
 from sim.arrays import concat_ranges
 
 if TYPE_CHECKING:
@@ -89,8 +90,16 @@ def update_fidelity(fidelity: np.ndarray, pairs: PerformedPairs, using: np.ndarr
 
     ``using`` and ``knowledge`` are per staff × bundle (N, B), ``unit_support`` per unit × bundle
     (U, B) (support is given to units) and ``complexity`` per bundle (B,): rates are computed once
-    per staff or unit × bundle and gathered to the pairs.
+    per staff or unit × bundle and gathered to the pairs. Runs :mod:`sim.kernels.fidelity`
+    (bit-identical, one pass) when compiled kernels are on and the arrays are float32.
     """
+    if (kernels.compiled(gain, decay) and fidelity.dtype == knowledge.dtype
+            == unit_support.dtype == complexity.dtype == np.float32):
+        from sim.kernels import fidelity as compiled
+
+        compiled.update_fidelity(fidelity, pairs, using, knowledge, unit_support, gain, decay,
+                                 complexity)
+        return
     rate = gain * (0.3 + 0.7 * knowledge) * (1.0 - 0.5 * complexity)
     rate *= using
     down = decay * (1.0 - unit_support)
@@ -105,8 +114,13 @@ def staff_fidelity(fidelity: np.ndarray, pairs: PerformedPairs, entries: np.ndar
     """Mean fidelity of each (staff, bundle) entry over the bundle's elements the person performs.
 
     ``entries`` are flat indices into (N, B); the result is 0 where the person performs none.
-    Reads only those entries' pairs (a person's pairs of one bundle are contiguous).
+    Reads only those entries' pairs (a person's pairs of one bundle are contiguous). Runs
+    :mod:`sim.kernels.fidelity` (bit-identical) when compiled kernels are on.
     """
+    if kernels.compiled() and fidelity.dtype == np.float32:
+        from sim.kernels import fidelity as compiled
+
+        return compiled.staff_fidelity(fidelity, pairs, entries)
     n_pairs = pairs.per_staff_bundle.reshape(-1)[entries].astype(np.intp)
     start = pairs.staff_start[entries // pairs.per_staff_bundle.shape[1]]
     start = start + pairs.before_in_staff.reshape(-1)[entries]

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim import kernels
 from sim.mechanisms import destination
 from sim.mechanisms.fidelity import staff_fidelity
 from sim.state import ABANDONED, ROUTINE, TRYING
@@ -68,6 +69,9 @@ def sustain(w: Week) -> None:
     """
     st, lv, par = w.state, w.levers, w.par
     u_abandon, u_routinise = w.draw("abandon"), w.draw("routinise")
+    if kernels.compiled(par["p_abandon"], par["routine_protection"], par["p_routinise"]):
+        _sustain_compiled(w, u_abandon, u_routinise)
+        return
     idx = users(st.stage)
     if len(idx):
         stage = w.at(st.stage, idx)
@@ -85,3 +89,19 @@ def sustain(w: Week) -> None:
     if len(idx):
         routinise(st.stage, idx, par["p_routinise"],
                   staff_fidelity(st.fidelity, w.world.performed, idx), u_routinise[idx])
+
+
+def _sustain_compiled(w: Week, u_abandon: np.ndarray, u_routinise: np.ndarray) -> None:
+    """:func:`sustain` by the kernels of :mod:`sim.kernels.sustainment` (bit-identical)."""
+    from sim.kernels import sustainment as compiled
+
+    st, lv, par = w.state, w.levers, w.par
+    idx, x, support = compiled.users_context(
+        st.stage.reshape(-1), st.log_ctx.reshape(-1), lv.context.reshape(-1),
+        lv.support.reshape(-1), w._entry_unit_cell)
+    within = None
+    if destination.active(par) and len(idx):
+        within = destination.within(w.at(st.fit, idx), destination.share(
+            x, support, par["adoption_ceiling"], par["beta_ceiling_support"]))
+    compiled.finish(st.stage, idx, x, support, within, lv.protected, u_abandon, u_routinise,
+                    par, st.fidelity, w.world.performed)
