@@ -273,3 +273,24 @@ def distance(target: EvidenceTarget, figure: float) -> float:
     lo, hi = spread_sd(target)
     sd = lo if figure < target.value else hi
     return abs(figure - target.value) / max(sd, 1e-9)
+
+
+Z_95 = 1.6448536269514722  # two-sided 90%
+
+
+def agrees(target: EvidenceTarget, figure: float) -> bool:
+    """Whether a (mean) model figure agrees with the published one, by its kind of spread.
+
+    A review's IQR must hold it; a single study's or a pooled estimate's SE or CI must hold it
+    within the 90% level (|z| ≤ 1.645); a figure with no spread read must lie within the
+    assumed spread of :func:`spread_sd` (25% of the reported change: |z| ≤ 1).
+    """
+    if not math.isfinite(figure):
+        return False
+    s = target.spread
+    if s is not None and s.kind == "IQR":
+        return s.low <= figure <= s.high
+    d = target.design
+    stated = s is not None or (d is not None and d.patients_per_period > 0
+                               and target.baseline is not None)
+    return distance(target, figure) <= (Z_95 if stated else 1.0)

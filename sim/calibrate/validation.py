@@ -69,8 +69,9 @@ class Row:
         if t.measure == "median_absolute_change" and t.spread is not None and \
                 t.spread.kind == "IQR":
             return "model median inside the IQR"
-        if t.measure == "median_absolute_change" and t.spread is None:
-            return "model median within ±25% of the median (no spread read: assumption)"
+        d = t.design
+        if t.spread is None and not (d is not None and d.patients_per_period):
+            return "model median within ±25% of the reported change (no spread read: assumption)"
         return "90% interval contains the figure"
 
     @property
@@ -83,8 +84,7 @@ class Row:
             assert t.spread is not None
             return t.spread.low <= self.median <= t.spread.high
         if self.rule.startswith("model median within"):
-            lo, hi = designs.spread_sd(t)
-            return t.value - lo <= self.median <= t.value + hi
+            return designs.agrees(t, self.median)
         return self.q05 <= t.value <= self.q95
 
 
