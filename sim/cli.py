@@ -1,7 +1,8 @@
 """The ``implsim`` command line.
 
 ``implsim run [SCENARIO] --out DIR`` runs a scenario (the built-in default without a file) and
-writes ``timeseries.parquet``, ``summary.csv``, ``manifest.json`` and ``uptake.png``.
+writes ``timeseries.parquet``, ``summary.csv``, ``manifest.json`` and, after every table,
+figures such as ``uptake.png`` (``--no-plots``: none).
 ``implsim params`` lists every declared parameter; ``implsim bundles`` the shipped bundles;
 ``implsim validate SCENARIO`` checks a file; ``implsim calibrate FILE --out DIR`` fits
 parameters to observed uptake. Bad input ends with a one-line message and exit
@@ -79,10 +80,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
                    quiet=args.quiet)
     result = run_replicates(scenario, seed, reps, on_week=bar.advance,
                             spc_units=spc_units)
+
+    def tables_written() -> None:  # the result before the figures: they take longer to draw
+        if not args.quiet:
+            _print_table(result.summary)
+            if args.plots:
+                print("drawing figures...", file=sys.stderr, flush=True)
+
     files = write_run(result, scenario, out, seed=seed, replicates=reps,
-                      command="implsim " + " ".join(args.argv), spc_units=spc_units)
+                      command="implsim " + " ".join(args.argv), spc_units=spc_units,
+                      plots=args.plots, on_tables=tables_written)
     if not args.quiet:
-        _print_table(result.summary)
         print(f"\nwrote {out}/: " + ", ".join(files))
     return 0
 
@@ -292,6 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--spc-units", default="", metavar="UNIT[,UNIT...]",
                    help="write SPC p-charts (spc.csv, spc/*.png) of these units' audited "
                    "compliance, audited as [measurement] declares (its defaults without one)")
+    p.add_argument("--plots", action=argparse.BooleanOptionalAction, default=True,
+                   help="draw the PNG figures after the tables (default); --no-plots writes "
+                   "the same tables and manifest without any figure, and faster")
     p.set_defaults(func=_cmd_run)
     p = sub.add_parser("experiment", help="run or resume an experiment into a results store")
     p.add_argument("file", help="experiment TOML file")

@@ -22,6 +22,7 @@ implementation climate at initialisation (see :mod:`sim.outcomes.culture`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -172,8 +173,18 @@ def null_shares(scenario: Scenario, detection: pd.DataFrame, seed: int) -> dict[
 def write_outputs(tables: dict[str, pd.DataFrame], scenario: Scenario, seed: int, out: Path
                   ) -> list[str]:
     """Write the measurement tables and plots of a run into ``out``; return the file names."""
+    files, draw = write_measurement(tables, scenario, seed, out)
+    return files + draw()
+
+
+def write_measurement(tables: dict[str, pd.DataFrame], scenario: Scenario, seed: int, out: Path
+                      ) -> tuple[list[str], Callable[[], list[str]]]:
+    """Write the measurement tables now; return their names and a function drawing the plots.
+
+    Split so that a run's tables are all on disk before its first figure is drawn (and figures
+    can be left out): see :mod:`sim.outputs`.
+    """
     from sim.outcomes.detection import summarise
-    from sim.plots.detection import plot_detection, plot_gtt, plot_spc_examples
 
     m = scenario.measurement
     assert m is not None
@@ -185,8 +196,12 @@ def write_outputs(tables: dict[str, pd.DataFrame], scenario: Scenario, seed: int
     summary = summarise(detection, scenario.weeks, null_shares(scenario, detection, seed))
     summary.to_csv(out / "detection_summary.csv", index=False)
     files.append("detection_summary.csv")
-    plot_gtt(tables.get("gtt", pd.DataFrame()), out / "gtt.png", scenario.name)
-    plot_detection(detection, summary, out / "detection.png", scenario.name, scenario.weeks)
-    files += ["gtt.png", "detection.png"]
-    files += plot_spc_examples(tables, scenario, out)
-    return files
+
+    def draw() -> list[str]:
+        from sim.plots.detection import plot_detection, plot_gtt, plot_spc_examples
+
+        plot_gtt(tables.get("gtt", pd.DataFrame()), out / "gtt.png", scenario.name)
+        plot_detection(detection, summary, out / "detection.png", scenario.name, scenario.weeks)
+        return ["gtt.png", "detection.png", *plot_spc_examples(tables, scenario, out)]
+
+    return files, draw

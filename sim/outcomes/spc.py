@@ -50,7 +50,6 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
 Direction = Literal["up", "down", "any"]
 
@@ -391,6 +390,8 @@ def plot_spc(chart: PChart, path: str | Path, title: str = "", ylabel: str = "co
     point has its own limits; signalling points get a distinct marker per rule so a reader can
     see *why* a point is flagged.
     """
+    from matplotlib.figure import Figure  # here: charting (detection) needs no matplotlib
+
     numeric = np.issubdtype(chart.periods.dtype, np.number)
     x = chart.periods.astype(float) if numeric else np.arange(len(chart), dtype=float)
     fig = Figure(figsize=(10.0, 4.4))

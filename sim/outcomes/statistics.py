@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy.special import stdtrit  # the t quantile t.ppf computes; scipy.stats is slow to import
 
 from sim.outcomes.catalogue import COMPARED, INCREMENTAL, PAIRED, REACHED, SUMMED
 
@@ -42,7 +42,7 @@ def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float, floa
     m = float(v.mean())
     if n == 1:
         return m, float("nan"), float("nan"), 1
-    half = stats.t.ppf(0.5 + level / 2, n - 1) * v.std(ddof=1) / np.sqrt(n)
+    half = stdtrit(n - 1, 0.5 + level / 2) * v.std(ddof=1) / np.sqrt(n)
     return m, m - half, m + half, n
 
 
@@ -62,7 +62,7 @@ def diff_interval(a: np.ndarray, b: np.ndarray, paired: bool,
     va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
     se = np.sqrt(va + vb)
     df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1)) if se > 0 else 1.0
-    half = stats.t.ppf(0.5 + level / 2, df) * se
+    half = stdtrit(df, 0.5 + level / 2) * se
     m = float(b.mean() - a.mean())
     return m, m - half, m + half
 

@@ -28,10 +28,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
+if TYPE_CHECKING:  # types only: matplotlib is imported by whoever draws; sim.calibrate pulls in
+    # the experiment code, which draws with this module
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
-if TYPE_CHECKING:  # sim.calibrate pulls in the experiment code, which draws with this module
     from sim.calibrate.evidence import EvidenceTarget
 
 EFFECT_MEASURES = ("median_absolute_change", "absolute_change")
