@@ -3,17 +3,6 @@
     python benchmarks/run.py                 # everything (~10 minutes on 2 cores)
     python benchmarks/run.py --quick         # catchment only, no batch (< 1 minute)
 
-<<<<<<< HEAD
-For the default catchment and the national scenario (one strategy, "training + facilitation"):
-world build time, model run time, time per step, staff-bundle-steps per second and peak memory
-(each measured in a fresh process, median of ``--repeats``). For a batch of catchment runs:
-runs per second with 1 and 2 Dask workers. Against the per-agent Mesa reference
-(``reference_mesa.py``), one bundle on the catchment and on the national network: the speed
-ratio, in all (build + run) and per step. The compiled kernels against the numpy path, phase by
-phase on the same state (``kernels.py``). Where the time goes: ``profile_step.py``. Finally, how
-close a national step is to the memory-bandwidth bound: the bytes a step must at least touch
-divided by the measured copy bandwidth of this machine.
-=======
 Every figure is the median of ``--repeats`` fresh (spawned) processes, CPU time beside wall time
 (the machine is shared: CPU-time ratios are the figures to compare). For the default catchment
 and the national scenario (one strategy, "training + facilitation"): world build time, model run
@@ -23,9 +12,10 @@ reference (``reference_mesa.py``), one bundle, over the scenario's whole horizon
 one in one process: it takes minutes): the speed ratio, in all (build + run) and per step.
 Side by side with a plain numpy + scipy.sparse float32 model of simpler rules on the same world
 (``plain_numpy.py``): CPU ms per step per 1M staff·bundle and the throughput ratio. The
-random-gather floor: gathering 10M random edges of a 1M-staff float32 array. Where the time
-goes: ``profile_step.py``. Finally, how close a national step is to the memory-bandwidth bound.
->>>>>>> overhead
+random-gather floor: gathering 10M random edges of a 1M-staff float32 array. The compiled
+kernels against the numpy path, phase by phase on the same state (``kernels.py``). Where the
+time goes: ``profile_step.py``. Finally, how close a national step is to the memory-bandwidth
+bound.
 """
 
 from __future__ import annotations
