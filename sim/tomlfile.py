@@ -28,3 +28,17 @@ def read_toml(path: str | Path, what: str, label: str | None = None) -> dict[str
         raise InputError(label, f"is a directory; give a {what} .toml file") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(label, f"not valid TOML: {exc}") from None
+
+
+def check_keys(table: dict[str, Any], known: set[str] | frozenset[str], where: str,
+               sep: str = ".") -> None:
+    """Refuse the first unknown key of ``table`` in one line that lists the known ones.
+
+    The one wording for every TOML table read key by key (bundles, evidence files), so a typo
+    never passes silently; ``sep`` joins ``where`` and the key (``.`` in a table, ``: `` at a
+    file's top level).
+    """
+    unknown = set(table) - set(known)
+    if unknown:
+        raise InputError(f"{where}{sep}{sorted(unknown)[0]}", "unknown key; known keys are: "
+                         f"{', '.join(sorted(known))}")

@@ -82,7 +82,7 @@ from typing import Any
 
 from sim.errors import InputError
 from sim.params import ORG_KINDS, ROLES
-from sim.tomlfile import read_toml
+from sim.tomlfile import check_keys, read_toml
 
 DATA_DIR = Path(__file__).parent / "data"
 
@@ -213,11 +213,7 @@ def _str_list(raw: Any, where: str, allowed: tuple[str, ...]) -> tuple[str, ...]
 
 def bundle_from_dict(data: dict[str, Any], where: str) -> Bundle:
     """Validate a bundle table (from a file or an inline scenario table) into a :class:`Bundle`."""
-    unknown = set(data) - _TOP_KEYS
-    if unknown:
-        key = sorted(unknown)[0]
-        raise InputError(f"{where}: {key}", f"unknown key; known keys are: "
-                         f"{', '.join(sorted(_TOP_KEYS))}")
+    check_keys(data, _TOP_KEYS, where, ": ")
     name = data.get("name")
     if not isinstance(name, str) or not name.isidentifier():
         raise InputError(f"{where}: name", "must be an identifier such as 'falls_prevention'")
@@ -235,10 +231,7 @@ def bundle_from_dict(data: dict[str, Any], where: str) -> Bundle:
         ew = f"{where}: elements[{i}]"
         if not isinstance(el, dict):
             raise InputError(ew, "must be a table")
-        unknown = set(el) - _ELEMENT_KEYS
-        if unknown:
-            raise InputError(f"{ew}.{sorted(unknown)[0]}", "unknown key; known keys are: "
-                             f"{', '.join(sorted(_ELEMENT_KEYS))}")
+        check_keys(el, _ELEMENT_KEYS, ew)
         ename = el.get("name")
         if not isinstance(ename, str) or not ename.isidentifier():
             raise InputError(f"{ew}.name", "must be an identifier")
@@ -287,10 +280,7 @@ def per_patient_rr(irr: float, before: float, after: float) -> float | None:
 def _table(raw: Any, where: str, keys: set[str], required: tuple[str, ...]) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise InputError(where, f"must be a table {{ {', '.join(required)}, ... }}")
-    unknown = set(raw) - keys
-    if unknown:
-        raise InputError(f"{where}.{sorted(unknown)[0]}", "unknown key; known keys are: "
-                         f"{', '.join(sorted(keys))}")
+    check_keys(raw, keys, where)
     for k in required:
         if k not in raw:
             raise InputError(f"{where}.{k}", "is required")
@@ -302,10 +292,7 @@ def _harm(raw: Any, where: str, settings: tuple[str, ...]) -> Harm:
     if not isinstance(raw, dict):
         raise InputError(where, "must be a table [harm] with event, "
                          "baseline_rate_per_patient_week and relative_risk")
-    unknown = set(raw) - _HARM_KEYS
-    if unknown:
-        raise InputError(f"{where}.{sorted(unknown)[0]}", "unknown key; known keys are: "
-                         f"{', '.join(sorted(_HARM_KEYS))}")
+    check_keys(raw, _HARM_KEYS, where)
     if "event" not in raw:
         raise InputError(f"{where}.event", "is required")
     event = raw["event"]

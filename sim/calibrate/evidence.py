@@ -50,7 +50,7 @@ from typing import Any
 from sim.errors import InputError
 from sim.interventions import REGISTRY
 from sim.params import ORG_KINDS
-from sim.tomlfile import read_toml
+from sim.tomlfile import check_keys, read_toml
 
 EVIDENCE_DIR = Path(__file__).resolve().parents[2] / "calibration" / "evidence"
 USES = ("fit", "hold_out", "not_used")
@@ -142,10 +142,7 @@ def _finite(value: Any, where: str) -> float:
 def _figure(raw: Any, where: str) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise InputError(where, "must be a table [figure] with measure, value and unit")
-    unknown = set(raw) - _FIGURE_KEYS
-    if unknown:
-        raise InputError(f"{where}.{sorted(unknown)[0]}", "unknown key; known keys are: "
-                         f"{', '.join(sorted(_FIGURE_KEYS))}")
+    check_keys(raw, _FIGURE_KEYS, where)
     measure = raw.get("measure")
     if measure not in MEASURES:
         raise InputError(f"{where}.measure", f"must be one of {', '.join(MEASURES)}, got "
@@ -179,10 +176,7 @@ def _figure(raw: Any, where: str) -> dict[str, Any]:
 def _design(raw: Any, where: str, base_dir: Path) -> Design:
     if not isinstance(raw, dict):
         raise InputError(where, "must be a table [design] with scenario and arm")
-    unknown = set(raw) - _DESIGN_KEYS
-    if unknown:
-        raise InputError(f"{where}.{sorted(unknown)[0]}", "unknown key; known keys are: "
-                         f"{', '.join(sorted(_DESIGN_KEYS))}")
+    check_keys(raw, _DESIGN_KEYS, where)
     scenario, arm = _text(raw, "scenario", where), _text(raw, "arm", where)
     path = (base_dir / scenario).resolve()
     if not path.is_file():
@@ -212,10 +206,7 @@ def _design(raw: Any, where: str, base_dir: Path) -> Design:
 def evidence_from_dict(raw: dict[str, Any], where: str,
                        base_dir: Path | None = None) -> EvidenceTarget:
     """Validate one evidence file's table."""
-    unknown = set(raw) - _KEYS
-    if unknown:
-        raise InputError(f"{where}: {sorted(unknown)[0]}", "unknown key; known keys are: "
-                         f"{', '.join(sorted(_KEYS))}")
+    check_keys(raw, _KEYS, where, ": ")
     for key in _REQUIRED:
         if key not in raw:
             raise InputError(f"{where}: {key}", "is required")
