@@ -99,8 +99,9 @@ class JointCalibration:
         """A hash of what changes the particles (not the stopping rules)."""
         data = {
             "seed": self.seed,
+            # the design's file name, not its path: a clone elsewhere is the same calibration
             "targets": [(t.name, t.value, t.spread and (t.spread.low, t.spread.high),
-                         t.design and t.design.scenario) for t in self.targets],
+                         t.design and Path(t.design.scenario).name) for t in self.targets],
             "designs": sorted({Path(t.design.scenario).read_text() for t in self.targets
                                if t.design is not None}),
             "priors": [[p.name, p.kind, p.low, p.high, p.mean, p.sd] for p in self.priors],
