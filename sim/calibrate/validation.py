@@ -244,12 +244,22 @@ def plot(rows: list[Row], path: Path) -> Path:
         if t.spread is not None:
             ax.plot([0, 0], [t.spread.low, t.spread.high], color="tab:orange", lw=6, alpha=0.5,
                     solid_capstyle="butt", label="published spread (IQR or 95% CI)")
+        else:  # the spread the fit and the pass rule used: the study's SE, or the assumption
+            lo, hi = designs.spread_sd(t)
+            d = t.design
+            k = designs.Z_95 if d is not None and d.patients_per_period else 1.0
+            ax.plot([0, 0], [t.value - k * lo, t.value + k * hi], color="tab:orange", lw=6,
+                    alpha=0.25, solid_capstyle="butt", linestyle=(0, (1, 1)),
+                    label="spread used (study's 90% SE band, or assumed ±25% of the change)")
         ax.plot([0], [t.value], "D", color="tab:orange", label="published")
         ax.plot([1, 1], [r.q05, r.q95], color="tab:blue", lw=6, alpha=0.5,
                 solid_capstyle="butt", label="model 90%")
         ax.plot([1], [r.median], "o", color="tab:blue", label="model median")
         ax.set_xlim(-0.8, 1.8)
-        spread = f"\n({t.spread.kind})" if t.spread is not None else "\n(no spread read)"
+        d = t.design
+        spread = (f"\n({t.spread.kind})" if t.spread is not None else
+                  f"\n(binomial SE, n = {2 * d.patients_per_period})"
+                  if d is not None and d.patients_per_period else "\n(assumed ±25%)")
         before = f"\nbefore: {t.baseline:g}" if t.baseline is not None else ""
         ax.set_xticks([0, 1], [f"published{spread}{before}", f"model\n({t.use.replace('_', '-')})"])
         verdict = "pass" if r.passed else "FAIL"
@@ -259,11 +269,15 @@ def plot(rows: list[Row], path: Path) -> Path:
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(compared):]:
         ax.axis("off")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False)
+    seen: dict[str, object] = {}
+    for ax in axes.flat:
+        for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            seen.setdefault(label, h)
+    fig.legend(list(seen.values()), list(seen), loc="lower center", ncol=3, fontsize=8,
+               frameon=False)
     fig.suptitle("Published figures and the model's 90% predictive intervals (shipped defaults)",
                  fontsize=10)
-    fig.tight_layout(rect=(0, 0.05, 1, 0.96))
+    fig.tight_layout(rect=(0, 0.07, 1, 0.96))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
