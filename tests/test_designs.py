@@ -129,3 +129,17 @@ def test_every_fitted_or_held_out_shipped_target_runs_its_design():
             continue  # the 12-year GTT design runs in the validation report (slow)
         value = designs.figures([t], None, 7)[t.name]
         assert math.isfinite(value), t.name
+
+
+def test_a_checkout_elsewhere_draws_the_same_numbers(tmp_path):
+    """Stream keys never contain a full path: the same figures from a copy of the files."""
+    import shutil
+
+    copy = tmp_path / "somewhere" / "evidence"
+    shutil.copytree(EVIDENCE / "designs", copy / "designs")
+    name = "forsetlund_2009_educational_meetings"
+    shutil.copy(EVIDENCE / f"{name}.toml", copy / f"{name}.toml")
+    here = evidence_set(EVIDENCE)[name]
+    there = evidence_set(copy)[name]
+    assert here.design.scenario != there.design.scenario
+    assert designs.figures([here], None, 4) == designs.figures([there], None, 4)

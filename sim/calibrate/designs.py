@@ -26,6 +26,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -195,8 +196,7 @@ def figures(targets: Iterable[EvidenceTarget], point: Mapping[str, float] | None
         groups.setdefault(key, []).append(t)
     for (_, _, _, weeks), group in groups.items():
         scenario = scenario_for(group[0], point)
-        run_seed = int(stream(seed, f"evidence:{group[0].design.scenario}")  # type: ignore[union-attr]
-                       .integers(2**31))
+        run_seed = int(stream(seed, f"evidence:{_key(group[0])}").integers(2**31))
         world = build_world(scenario, run_seed)
         cache: dict[str, tuple[np.ndarray, np.ndarray, float, float, np.ndarray]] = {}
         for t in group:
@@ -230,6 +230,16 @@ def figures(targets: Iterable[EvidenceTarget], point: Mapping[str, float] | None
                         else _rescaled(t, level0, level1)
             out[t.name] = float(value)
     return out
+
+
+def _key(target: EvidenceTarget) -> str:
+    """A design's stream key: its scenario's folder and file name (never a full path).
+
+    A checkout anywhere then draws the same numbers.
+    """
+    assert target.design is not None
+    path = Path(target.design.scenario)
+    return f"{path.parent.name}/{path.name}"
 
 
 def _rescaled(t: EvidenceTarget, level0: float, level1: float) -> float:
