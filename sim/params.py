@@ -210,17 +210,17 @@ MODEL = ParamSet(
           low=0.0, high=1.0),
         P("p_word_of_mouth", 0.05, "Chance per week and per using colleague tie that an unaware "
           "staff member becomes aware.", unit="1/week/tie", low=0.0, high=1.0),
-        P("p_innovation", 0.00032, "Spontaneous (external-influence) weekly adoption hazard of an "
+        P("p_innovation", 0.00044, "Spontaneous (external-influence) weekly adoption hazard of an "
           "aware staff member in a neutral context: the Bass p.", unit="1/week",
           low=0.0, high=1.0,
           plausible=(0.0002, 0.01),
-          source=f"{FITTED}; posterior median 0.0003, 90% interval "
-          "[0.00021, 0.00064]; plausible range = the prior"),
-        P("q_imitation", 0.072, "Social-influence weekly hazard at full exposure (all weighted "
+          source=f"{FITTED}; posterior median 0.00032, 90% interval "
+          "[0.00022, 0.00061]; plausible range = the prior"),
+        P("q_imitation", 0.11, "Social-influence weekly hazard at full exposure (all weighted "
           "neighbours using): the Bass q.", unit="1/week", low=0.0, high=1.0,
           plausible=(0.005, 0.3),
           source=f"{FITTED}; posterior median 0.11, 90% interval "
-          "[0.045, 0.27]; plausible range = the prior"),
+          "[0.037, 0.27]; plausible range = the prior"),
         P("contagion", "simple", "Social influence model: 'simple' (Bass-like, hazard grows with "
           "the weighted share of using neighbours) or 'complex' (threshold: influence acts only "
           "once that share reaches the staff member's threshold).",
@@ -259,21 +259,21 @@ MODEL = ParamSet(
         P("beta_concurrent", 0.3, "Log-hazard penalty on trying a bundle per other bundle the "
           "person is trying at the same time (competing demands).", unit="log-hazard",
           low=0.0, high=5.0),
-        P("adoption_ceiling", 0.89, "Destination (Bass market potential): the share of "
+        P("adoption_ceiling", 0.54, "Destination (Bass market potential): the share of "
           "eligible staff who would take up a bundle at all, in a neutral context without "
           "support; context and support shift it on the log-odds scale "
           "(sim.mechanisms.destination). 1: no limit (earlier versions).", unit="share",
           low=0.0, high=1.0,
           plausible=(0.05, 0.95),
-          source=f"{FITTED}; posterior median 0.54, 90% interval "
-          "[0.24, 0.84]; plausible range = the prior"),
-        P("beta_ceiling_support", 1.8, "Log-odds by which full support (facilitation, "
+          source=f"{FITTED}; posterior median 0.51, 90% interval "
+          "[0.23, 0.9]; plausible range = the prior"),
+        P("beta_ceiling_support", 4.6, "Log-odds by which full support (facilitation, "
           "feedback, champions, reminders) widens the destination; when support ends the "
           "destination narrows again and practice beyond it decays.", unit="log-odds",
           low=0.0, high=10.0,
           plausible=(0.0, 6.0),
-          source=f"{FITTED}; posterior median 3.4, 90% interval "
-          "[0.53, 5.9]; plausible range = the prior"),
+          source=f"{FITTED}; posterior median 2.9, 90% interval "
+          "[0.42, 5.7]; plausible range = the prior"),
         P("p_routinise", 0.04, "Weekly chance that a staff member trying a bundle makes it "
           "routine, at full fidelity.", unit="1/week", low=0.0, high=1.0),
         P("p_abandon", 0.01, "Weekly hazard that a user without support abandons the bundle "

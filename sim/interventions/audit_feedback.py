@@ -53,12 +53,12 @@ class AuditFeedback(Intervention):
           source="assumption, sized so the gain is modest (Ivers et al. 2012: +4.3 points)"),
         P("support", 0.2, "Reinforcement from seeing one's own data (0–1).", unit="share",
           low=0.0, high=1.0, source="assumption, small as in Ivers et al. 2012"),
-        P("awareness", 0.021, "Weekly chance that an unaware eligible staff member of an audited "
+        P("awareness", 0.14, "Weekly chance that an unaware eligible staff member of an audited "
           "unit hears of the bundle from the feedback (the chart discussed at a meeting).",
           unit="1/week", low=0.0, high=1.0,
           plausible=(0.0, 0.3),
-          source=f"{FITTED}; posterior median 0.15, 90% interval "
-          "[0.021, 0.29]; plausible range = the prior"),
+          source=f"{FITTED}; posterior median 0.14, 90% interval "
+          "[0.0041, 0.27]; plausible range = the prior"),
         P("feedback", "compliance", "What is fed back: the audited all-or-none compliance "
           "('compliance') or the unit's harm-rate indicator relative to its week-0 rate "
           "('outcome', e.g. infections per 1,000 catheter-days).",

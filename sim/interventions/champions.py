@@ -32,11 +32,11 @@ class Champions(Intervention):
     PARAMS = ParamSet("champions", "Champions.", (
         P("per_unit", 1, "Champions per targeted unit.", unit="staff", low=1, high=50),
         P("rule", "degree", "How champions are chosen within a unit.", choices=CHAMPION_RULES),
-        P("influence_multiplier", 15.0, "How many times more a champion's example weighs.",
+        P("influence_multiplier", 5.1, "How many times more a champion's example weighs.",
           unit="×", low=1.0, high=50.0,
           plausible=(1.0, 20.0),
-          source=f"{FITTED}; posterior median 11, 90% interval "
-          "[3.4, 19]; plausible range = the prior"),
+          source=f"{FITTED}; posterior median 10, 90% interval "
+          "[2, 18]; plausible range = the prior"),
         P("support", 0.2, "Support a champion gives their unit (0–1).", unit="share",
           low=0.0, high=1.0),
         P("cost_per_champion_week", 1500.0, "Cost of a champion's time per week (NOK).",

@@ -41,17 +41,17 @@ class Collaborative(Intervention):
           "organisations per session.", unit="ties", low=0, high=50),
         P("coaching_support", 0.3, "Support to participating units during action periods.",
           unit="share", low=0.0, high=1.0),
-        P("action_boost", 2.7, "Log-hazard push to try during action periods.",
+        P("action_boost", 2.6, "Log-hazard push to try during action periods.",
           unit="log-hazard", low=0.0, high=5.0,
           plausible=(0.0, 3.0),
-          source=f"{FITTED}; posterior median 2.1, 90% interval "
-          "[1.1, 2.9]; plausible range = the prior"),
-        P("awareness", 0.17, "Weekly chance during action periods that an unaware eligible "
+          source=f"{FITTED}; posterior median 2.2, 90% interval "
+          "[1.2, 2.9]; plausible range = the prior"),
+        P("awareness", 0.22, "Weekly chance during action periods that an unaware eligible "
           "staff member of a participating unit hears of the bundle from the unit's "
           "improvement team.", unit="1/week", low=0.0, high=1.0,
           plausible=(0.0, 0.3),
-          source=f"{FITTED}; posterior median 0.14, 90% interval "
-          "[0.0097, 0.29]; plausible range = the prior"),
+          source=f"{FITTED}; posterior median 0.13, 90% interval "
+          "[0.015, 0.28]; plausible range = the prior"),
         P("cost_per_attendee_session", 6000.0, "Cost of an attendee's day (NOK).", unit="NOK",
           low=0.0, high=1e6, source="assumption: a day's pay plus travel"),
         P("cost_per_session", 60000.0, "Faculty and venue per session (NOK).", unit="NOK",

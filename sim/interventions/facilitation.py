@@ -30,11 +30,11 @@ class Facilitation(Intervention):
     PARAMS = ParamSet("facilitation", "External facilitation.", (
         P("intensity", 0.5, "Support intensity (0 = none, 1 = a facilitator always present).",
           unit="share", low=0.0, high=1.0),
-        P("adoption_effect", 0.92, "Log-hazard increase of trying at intensity 1.",
+        P("adoption_effect", 0.29, "Log-hazard increase of trying at intensity 1.",
           unit="log-hazard", low=0.0, high=5.0,
           plausible=(0.0, 3.0),
-          source=f"{FITTED}; posterior median 1, 90% interval "
-          "[0.058, 2.1]; plausible range = the prior"),
+          source=f"{FITTED}; posterior median 0.97, 90% interval "
+          "[0.062, 2.4]; plausible range = the prior"),
         P("cost_per_unit_week", 5000.0, "Cost per targeted unit per week at intensity 1 (NOK); "
           "the cost follows the intensity.", unit="NOK", low=0.0, high=1e6,
           source="assumption: ~0.1 FTE external facilitator per unit at intensity 1 (~0.05 FTE "

@@ -23,11 +23,11 @@ class Reminders(Intervention):
 
     type_name = "reminders"
     PARAMS = ParamSet("reminders", "Reminders and decision support.", (
-        P("prompt_gain", 0.0059, "Weekly share of the fidelity gap a prompt closes.",
+        P("prompt_gain", 0.0049, "Weekly share of the fidelity gap a prompt closes.",
           unit="1/week", low=0.0, high=1.0,
           plausible=(0.0002, 0.05),
           source=f"{FITTED}; posterior median 0.0021, 90% interval "
-          "[0.00024, 0.021]; plausible range = the prior"),
+          "[0.00026, 0.035]; plausible range = the prior"),
         P("support", 0.1, "Support against fidelity decay (0–1).", unit="share", low=0.0,
           high=1.0, source="assumption, small as in Shojania et al. 2009"),
         P("awareness", 0.05, "Weekly chance that an unaware eligible staff member of a targeted "

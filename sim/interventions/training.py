@@ -43,7 +43,7 @@ def _params(name: str, doc: str, coverage: float, gain: float, skill: float, cos
 
 #: The workshop's knowledge gain from the joint calibration (issue 15); e-learning and simulation
 #: training keep their earlier dose ratios to it.
-WORKSHOP_GAIN = 0.24
+WORKSHOP_GAIN = 0.31
 
 
 class Training(Intervention):
@@ -53,7 +53,7 @@ class Training(Intervention):
     PARAMS = _params("training", "Workshop training.", 0.8, WORKSHOP_GAIN, 0.0, 1500.0,
                      "assumption: ~3 h of staff time at ~500 NOK/h",
                      "assumption: a half-day workshop",
-                     f"{FITTED}; posterior median 0.36, 90% interval [0.07, 0.86]; plausible "
+                     f"{FITTED}; posterior median 0.44, 90% interval [0.074, 0.91]; plausible "
                      "range = the prior", (0.05, 1.0))
 
     def session(self, week: int) -> bool:
