@@ -78,6 +78,7 @@ p_awareness = 1.0
 p_abandon = 0.0
 turnover_annual = 0.0
 q_imitation = 0.02
+adoption_ceiling = 1.0   # the sampler's test: every staff member can adopt
 """
 TRUE_P = 0.03
 
