@@ -206,28 +206,18 @@ def figures(targets: Iterable[EvidenceTarget], point: Mapping[str, float] | None
                 if name not in cache:
                     cache[name] = _run_strategy(scenario, name, run_seed, world, t, weeks)
             arm0, arm1, s0, s1, _ = cache[d.arm]
+            scale = 100.0 if d.output == "element" else 1.0  # shares in %, rates as they are
             if d.compare == "arms":
-                value = 100.0 * (s1 - cache[d.comparator][3]) if d.output == "element" \
-                    else s1 - cache[d.comparator][3]
+                value = scale * (s1 - cache[d.comparator][3])
             elif d.compare == "smd":
-                cmp0, cmp1 = cache[d.comparator][0], cache[d.comparator][1]
-                value = _smd(arm0, arm1, cmp0, cmp1)
+                value = _smd(arm0, arm1, cache[d.comparator][0], cache[d.comparator][1])
             else:
-                level0, level1 = s0, s1
                 if d.patients_per_period and noise and d.output == "element":
                     rng = stream(seed, f"evidence:{t.name}")
                     n = d.patients_per_period
-                    level0 = rng.binomial(n, np.clip(s0, 0, 1)) / n
-                    level1 = rng.binomial(n, np.clip(s1, 0, 1)) / n
-                scale = 100.0 if d.output == "element" else 1.0
-                value = scale * level1 if t.measure in ("level_after", "rate_after",
-                                                        "share_after") else \
-                    scale * (level1 - level0)
-                if t.measure in ("level_after", "rate_after", "share_after") and \
-                        t.baseline is not None:
-                    # the study's own baseline, with the model's change from week 0
-                    value = t.baseline + scale * (level1 - level0) if d.output == "element" \
-                        else _rescaled(t, level0, level1)
+                    s0 = rng.binomial(n, np.clip(s0, 0, 1)) / n
+                    s1 = rng.binomial(n, np.clip(s1, 0, 1)) / n
+                value = _after(t, s0, s1, scale)
             out[t.name] = float(value)
     return out
 
@@ -242,12 +232,20 @@ def _key(target: EvidenceTarget) -> str:
     return f"{path.parent.name}/{path.name}"
 
 
-def _rescaled(t: EvidenceTarget, level0: float, level1: float) -> float:
-    """A rate or share after, read relative to the model's week 0 on the study's baseline."""
-    if not level0 > 0:
-        return math.nan
-    assert t.baseline is not None
-    return t.baseline * level1 / level0
+def _after(t: EvidenceTarget, level0: float, level1: float, scale: float) -> float:
+    """A before/after figure in the study's terms.
+
+    A change is the model's change; a level after is the model's level, or, when the study
+    gives its baseline, that baseline moved by the model's change (a percentage) or by the
+    model's ratio to week 0 (a rate or share).
+    """
+    if t.measure not in ("level_after", "rate_after", "share_after"):
+        return scale * (level1 - level0)
+    if t.baseline is None:
+        return scale * level1
+    if scale != 1.0:
+        return t.baseline + scale * (level1 - level0)
+    return t.baseline * level1 / level0 if level0 > 0 else math.nan
 
 
 def spread_sd(target: EvidenceTarget) -> tuple[float, float]:
