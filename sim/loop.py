@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sim.rng import uniform_at
+
 if TYPE_CHECKING:
     from sim.model import ImplementationModel
 
@@ -78,13 +80,18 @@ class Week:
         self._entry_unit_cell = model._entry_unit_cell
         self._entry_staff = model._entry_staff
 
-    def draw(self, name: str) -> np.ndarray:
-        """The week's uniform draws of stream ``name``, one per (staff, bundle) entry (flat).
+    def key(self, name: str) -> int:
+        """The week's counter key of stream ``name`` (:func:`sim.rng.week_key`)."""
+        return self.model.week_key(name, self.number)
 
-        Drawn for every entry whatever the state, so draw (i, b) of a week serves the same
-        purpose in every strategy (common random numbers: paired strategy comparisons).
+    def draw(self, name: str, entries: np.ndarray) -> np.ndarray:
+        """The week's uniform draws of stream ``name`` at flat (staff, bundle) ``entries``.
+
+        Each draw is a pure function of (run seed, stream, week, entry) (:mod:`sim.rng`'s
+        counter-based draws), made only where a rule applies: draw (i, b) of a week serves the
+        same purpose in every strategy (common random numbers: paired strategy comparisons).
         """
-        return self.model.draw(name, self.state.stage.shape).reshape(-1)
+        return uniform_at(self.key(name), entries)
 
     @cached_property
     def eligible(self) -> np.ndarray:

@@ -41,7 +41,7 @@ from sim.networks.network import LAYERS
 from sim.outcomes import harm
 from sim.outcomes.proctor import sustainability_weeks
 from sim.outcomes.recorder import Recorder, record_week
-from sim.rng import stream
+from sim.rng import stream, uniform_at, week_key
 from sim.scenario import Scenario, Strategy
 from sim.state import Levers, State
 from sim.world import World, build_world
@@ -121,6 +121,7 @@ class ImplementationModel(mesa.Model):
         self._harm_counted, self._harm_rate, self._harm_rr = harm.harm_tables(
             self.pop, w.bundles, scenario.patients)
         self._streams: dict[str, np.random.Generator] = {}
+        self._keys: dict[tuple[str, int], int] = {}
         if destination.active(self.par):  # same seed, same draws: every strategy alike
             self.state.fit = self.draw("destination", self.state.stage.shape)
         self.complexity = np.array([b.complexity for b in w.bundles], np.float32)
@@ -253,8 +254,23 @@ class ImplementationModel(mesa.Model):
         return self._streams[name]
 
     def draw(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
-        """Uniform [0, 1) draws from a named stream."""
-        return self.stream(name).random(shape, dtype=np.float32)
+        """The current week's float32 uniforms of stream ``name``, one per cell of ``shape``.
+
+        Counter-based (:func:`sim.rng.uniform_at`): cell *c* of week *t* is a pure function of
+        (seed, name, t, c), so asking twice in a week gives the same draws (ask under another
+        name for independent ones) and every strategy sees the same draw for the same cell.
+        """
+        entries = np.arange(int(np.prod(shape)), dtype=np.int64)
+        return uniform_at(self.week_key(name, self.state.week), entries).reshape(shape)
+
+    def week_key(self, name: str, week: int) -> int:
+        """The counter key of stream ``name`` in ``week`` (cached: a week asks a few times)."""
+        k = (name, week)
+        if k not in self._keys:
+            if len(self._keys) > 64:  # only this week's keys are asked for again
+                self._keys.clear()
+            self._keys[k] = week_key(self.seed, name, week)
+        return self._keys[k]
 
     def add_cost(self, intervention: str, bundle: int, amount: float) -> None:
         """Book intervention cost against a bundle."""

@@ -4,6 +4,14 @@ Each component (network builder, mechanism, intervention) draws from its own str
 run's seed and a stable hash of the component's name. Adding an intervention therefore does not
 shift any other component's draws, and replicate *k* of every strategy sees the same draws for the
 same purposes: common random numbers, so strategy comparisons are paired.
+
+Two kinds of draws, both from one root seed:
+
+- **Generator streams** (:func:`stream`) for building a world (structure, traits, ties) and for
+  events whose number varies (turnover's leavers and their traits, collaborative sessions).
+- **Counter-based draws** (:func:`week_key`, :func:`uniform_at`) for the weekly decisions of the
+  hot loop and for anything drawn per (staff, bundle) entry: each draw is a pure function of
+  (seed, stream name, week, entry), made only where a rule applies.
 """
 
 from __future__ import annotations
@@ -47,3 +55,45 @@ def replicate_seeds(root_seed: int, replicates: int) -> list[int]:
     replicates keeps the earlier ones.
     """
     return [child_seed(root_seed, k) for k in range(replicates)]
+
+
+# --- counter-based draws ------------------------------------------------------------------------
+#
+# The weekly draws of the hot loop (who hears, who starts trying, who abandons, who makes it
+# routine) are each a pure function of (run seed, stream name, week, entry): SplitMix64 (Steele,
+# Lea & Flood 2014, "Fast splittable pseudorandom number generators", OOPSLA; the generator
+# behind Java's SplittableRandom) evaluated at position ``entry`` of the sequence seeded by the
+# week's key. A draw is made only where a rule applies, and it is the same draw in every
+# strategy and for any subset of entries: common random numbers by construction, and a batch of
+# worlds can draw for each world's entries with that world's key. The week's key comes from the
+# same SeedSequence derivation as every other seed, so (seed, name, week) keys are independent.
+# Two keys' sequences overlap in a run only if their difference is within n_entries multiples
+# of the gamma: a chance of about n_entries / 2⁶⁴ per pair.
+
+#: SplitMix64's increment (the odd integer nearest 2⁶⁴/φ).
+GAMMA = np.uint64(0x9E3779B97F4A7C15)
+_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+#: Float32 draws keep the top 24 bits: exactly representable, in [0, 1), as numpy's float32.
+UNIT24 = np.float32(2.0**-24)
+
+
+def week_key(seed: int, name: str, week: int) -> int:
+    """The 64-bit key of stream ``name`` in ``week`` of a run with root ``seed``."""
+    return int(_sequence(seed, ("counter", name, int(week))).generate_state(1, np.uint64)[0])
+
+
+def uniform_at(key: int, entries: np.ndarray) -> np.ndarray:
+    """Float32 uniforms in [0, 1) at flat ``entries`` of the sequence ``key`` (SplitMix64).
+
+    Vectorised numpy; :func:`sim.kernels.draws.uniform` is the same function inside compiled
+    kernels (tested equal bit for bit).
+    """
+    with np.errstate(over="ignore"):  # uint64 arithmetic wraps modulo 2⁶⁴ by design
+        z = (np.asarray(entries).astype(np.uint64) + np.uint64(1)) * GAMMA
+        z += np.uint64(key)
+        z ^= z >> np.uint64(30)
+        z *= _M1
+        z ^= z >> np.uint64(27)
+        z *= _M2
+        z ^= z >> np.uint64(31)
+    return (z >> np.uint64(40)).astype(np.float32) * UNIT24

@@ -21,6 +21,7 @@ from sim.kernels import collective as kc  # noqa: E402
 from sim.kernels import fidelity as kf  # noqa: E402
 from sim.mechanisms import adoption, collective, fidelity, sustainment  # noqa: E402
 from sim.model import ImplementationModel  # noqa: E402
+from sim.rng import uniform_at  # noqa: E402
 from sim.scenario import load_scenario  # noqa: E402
 from sim.state import ABANDONED, AWARE, ROUTINE, TRYING  # noqa: E402
 
@@ -157,10 +158,13 @@ class FakeWeek:
         # large hazards, so that both draws decide often
         self.par = {"p_abandon": 0.4, "routine_protection": 0.8, "p_routinise": 0.9,
                     "adoption_ceiling": ceiling, "beta_ceiling_support": 4.6}
-        self._draws = {k: f32(rng, n * n_b) for k in ("abandon", "routinise")}
+        self._keys = {k: int(rng.integers(2**63)) for k in ("abandon", "routinise", "adoption")}
 
-    def draw(self, name: str) -> np.ndarray:
-        return self._draws[name]
+    def key(self, name: str) -> int:
+        return self._keys[name]
+
+    def draw(self, name: str, entries: np.ndarray) -> np.ndarray:
+        return uniform_at(self._keys[name], entries)
 
     def at(self, values: np.ndarray, entries: np.ndarray) -> np.ndarray:
         return values.reshape(-1)[entries]
@@ -205,7 +209,6 @@ class FakeAdoptionWeek(FakeWeek):
         self.colleagues_using = (None, using)
         self.par.update({"q_imitation": 0.6, "beta_concurrent": 0.3, "p_innovation": 0.2,
                          "beta_knowledge": 1.5, "contagion": contagion})
-        self._draws["adoption"] = f32(rng, n * n_b)
 
     def staff_of(self, entries: np.ndarray) -> np.ndarray:
         return self._entry_staff[entries]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from sim.kernels.draws import uniform
 from sim.state import AWARE, TRYING
 
 
@@ -71,7 +72,7 @@ def candidates(stage: np.ndarray, n_bundles: int, entry_staff: np.ndarray,
 def start_trying(stage: np.ndarray, idx: np.ndarray, expo: np.ndarray, exp_x: np.ndarray,
                  base: np.ndarray, threshold: np.ndarray, entry_staff: np.ndarray,
                  q: float, simple: bool, fit: np.ndarray, m: np.ndarray,
-                 u: np.ndarray) -> None:  # pragma: no cover - compiled
+                 key: np.uint64) -> None:  # pragma: no cover - compiled
     """Candidates whose draw falls below ``min(1, exp(x) (base + influence))`` start trying.
 
     ``m`` is empty when the destination is off, else each candidate's destination share.
@@ -91,5 +92,5 @@ def start_trying(stage: np.ndarray, idx: np.ndarray, expo: np.ndarray, exp_x: np
             hazard = 1.0
         if dest and not fit[i] < m[k]:
             hazard = 0.0
-        if np.float64(u[i]) < hazard:
+        if np.float64(uniform(key, i)) < hazard:
             stage[i] = TRYING

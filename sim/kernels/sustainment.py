@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit
 
+from sim.kernels.draws import uniform
 from sim.kernels.fidelity import lookups, mean_of_entry
 from sim.state import ABANDONED, ROUTINE, TRYING
 
@@ -53,7 +54,7 @@ def users_context(stage: np.ndarray, log_ctx: np.ndarray, context: np.ndarray,
 @njit(cache=True)
 def abandon_then_routinise(stage: np.ndarray, idx: np.ndarray, exp_neg_x: np.ndarray,
                            support: np.ndarray, within: np.ndarray, protected: np.ndarray,
-                           u_abandon: np.ndarray, u_routinise: np.ndarray,
+                           key_abandon: np.uint64, key_routinise: np.uint64,
                            p_abandon: np.float32, routine_protection: np.float32,
                            p_routinise: np.float32, fidelity: np.ndarray,
                            entry_start: np.ndarray,
@@ -76,17 +77,17 @@ def abandon_then_routinise(stage: np.ndarray, idx: np.ndarray, exp_neg_x: np.nda
             hazard = one
         if protected[i]:
             hazard = zero
-        if u_abandon[i] < hazard:
+        if uniform(key_abandon, i) < hazard:
             stage[i] = ABANDONED
         elif s == TRYING:
             f = mean_of_entry(fidelity, entry_start, per_entry, i)
-            if u_routinise[i] < p_routinise * f:
+            if uniform(key_routinise, i) < p_routinise * f:
                 stage[i] = ROUTINE
 
 
 def finish(stage: np.ndarray, idx: np.ndarray, x: np.ndarray, support: np.ndarray,
-           within: np.ndarray | None, protected: np.ndarray, u_abandon: np.ndarray,
-           u_routinise: np.ndarray, par: object, fidelity: np.ndarray,
+           within: np.ndarray | None, protected: np.ndarray, key_abandon: int,
+           key_routinise: int, par: object, fidelity: np.ndarray,
            pairs: PerformedPairs) -> None:
     """Pass two on flat (N, B) arrays, after numpy's ``exp`` of the users' context ``x``."""
     p = par  # the validated parameters (Python floats)
@@ -94,6 +95,6 @@ def finish(stage: np.ndarray, idx: np.ndarray, x: np.ndarray, support: np.ndarra
     abandon_then_routinise(
         stage.reshape(-1), idx, np.exp(-x), support,
         np.zeros(0, np.bool_) if within is None else within, protected.reshape(-1),
-        u_abandon, u_routinise, np.float32(p["p_abandon"]),  # type: ignore[index]
+        np.uint64(key_abandon), np.uint64(key_routinise), np.float32(p["p_abandon"]),  # type: ignore[index]
         np.float32(p["routine_protection"]), np.float32(p["p_routinise"]),  # type: ignore[index]
         fidelity, look.entry_start, look.per_entry)

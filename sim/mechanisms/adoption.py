@@ -57,10 +57,9 @@ def adopt(w: Week) -> None:
     destination (:mod:`sim.mechanisms.destination`).
     """
     st, lv, par = w.state, w.levers, w.par
-    u = w.draw("adoption")
     if kernels.compiled(par["q_imitation"], par["beta_concurrent"], par["p_innovation"],
                         par["beta_knowledge"]):
-        _adopt_compiled(w, u)
+        _adopt_compiled(w)
         return
     idx = candidates(st.stage)
     if len(idx) == 0:
@@ -81,10 +80,10 @@ def adopt(w: Week) -> None:
                               w.unit_at(lv.support, idx), par["adoption_ceiling"],
                               par["beta_ceiling_support"])
         hazard = np.where(destination.within(w.at(st.fit, idx), m), hazard, 0.0)
-    start_trying(st.stage, idx, hazard, u[idx])
+    start_trying(st.stage, idx, hazard, w.draw("adoption", idx))
 
 
-def _adopt_compiled(w: Week, u: np.ndarray) -> None:
+def _adopt_compiled(w: Week) -> None:
     """:func:`adopt` by the kernels of :mod:`sim.kernels.adoption` (bit-identical)."""
     from sim.kernels import adoption as compiled
 
@@ -104,4 +103,4 @@ def _adopt_compiled(w: Week, u: np.ndarray) -> None:
                               par["beta_ceiling_support"])
     compiled.start_trying(st.stage.reshape(-1), idx, expo, np.exp(x), base, st.threshold,
                           w._entry_staff, par["q_imitation"], par["contagion"] == "simple",
-                          st.fit.reshape(-1), m, u)
+                          st.fit.reshape(-1), m, np.uint64(w.key("adoption")))

@@ -64,7 +64,6 @@ def hear(w: Week) -> None:
     independent channel: ``1 − (1 − P)(1 − a_u)``.
     """
     st, par = w.state, w.par
-    u = w.draw("awareness")
     using_ties, _ = w.colleagues_using  # every week: the sums carry from week to week
     idx = candidates(st.stage, w.eligible)
     if len(idx) == 0:
@@ -74,7 +73,7 @@ def hear(w: Week) -> None:
     if w.levers.awareness.any():  # interventions that tell people (independent channel)
         told = w.unit_at(w.levers.awareness, idx)
         prob = 1.0 - (1.0 - prob) * (1.0 - told)
-    become_aware(st.stage, idx, prob, u[idx])
+    become_aware(st.stage, idx, prob, w.draw("awareness", idx))
 
 
 def learn(w: Week) -> None:

@@ -68,9 +68,8 @@ def sustain(w: Week) -> None:
     bundle before this week's update.
     """
     st, lv, par = w.state, w.levers, w.par
-    u_abandon, u_routinise = w.draw("abandon"), w.draw("routinise")
     if kernels.compiled(par["p_abandon"], par["routine_protection"], par["p_routinise"]):
-        _sustain_compiled(w, u_abandon, u_routinise)
+        _sustain_compiled(w)
         return
     idx = users(st.stage)
     if len(idx):
@@ -84,14 +83,14 @@ def sustain(w: Week) -> None:
         ab = abandonment_hazard(stage, x, support, par["p_abandon"],
                                 par["routine_protection"])
         ab[w.at(lv.protected, idx)] = 0.0
-        abandon(st.stage, idx, ab, u_abandon[idx])
+        abandon(st.stage, idx, ab, w.draw("abandon", idx))
     idx = trying(st.stage)
     if len(idx):
         routinise(st.stage, idx, par["p_routinise"],
-                  staff_fidelity(st.fidelity, w.world.performed, idx), u_routinise[idx])
+                  staff_fidelity(st.fidelity, w.world.performed, idx), w.draw("routinise", idx))
 
 
-def _sustain_compiled(w: Week, u_abandon: np.ndarray, u_routinise: np.ndarray) -> None:
+def _sustain_compiled(w: Week) -> None:
     """:func:`sustain` by the kernels of :mod:`sim.kernels.sustainment` (bit-identical)."""
     from sim.kernels import sustainment as compiled
 
@@ -103,5 +102,5 @@ def _sustain_compiled(w: Week, u_abandon: np.ndarray, u_routinise: np.ndarray) -
     if destination.active(par) and len(idx):
         within = destination.within(w.at(st.fit, idx), destination.share(
             x, support, par["adoption_ceiling"], par["beta_ceiling_support"]))
-    compiled.finish(st.stage, idx, x, support, within, lv.protected, u_abandon, u_routinise,
-                    par, st.fidelity, w.world.performed)
+    compiled.finish(st.stage, idx, x, support, within, lv.protected, w.key("abandon"),
+                    w.key("routinise"), par, st.fidelity, w.world.performed)

@@ -58,5 +58,6 @@ def turn_over(w: Week) -> None:
     shift = par["beta_openness"] * (op - w.world.pop.staff_openness[leavers])
     st.log_ctx[leavers] = w.world.log_ctx[leavers] + shift[:, None]
     if st.fit.size:  # the newcomer's own fit with each bundle (sim.mechanisms.destination)
-        st.fit[leavers] = w.model.stream("turnover:destination").random(
-            st.fit[leavers].shape, dtype=np.float32)
+        n_b = st.fit.shape[1]
+        entries = (leavers[:, None] * n_b + np.arange(n_b)).reshape(-1)
+        st.fit[leavers] = w.draw("turnover:destination", entries).reshape(len(leavers), n_b)
