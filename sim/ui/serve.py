@@ -9,9 +9,9 @@ usage telemetry and version check.
 
 The server runs in a fresh interpreter (``python -m sim.ui.serve APP HOST PORT``): Solara's
 Starlette app behind :class:`sim.ui.security.Guard`, which refuses foreign web pages and requests
-without the launch's token (printed here as part of the address to open). The app learns what to
-show (a scenario file, a results directory), the token and the folder a page may read from from
-environment variables.
+without the launch's token (printed here as part of the address to open). Environment variables
+tell it what to show (a scenario file, a results directory), the token, and the root folder of
+the paths a page may open.
 """
 
 from __future__ import annotations
