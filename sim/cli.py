@@ -262,7 +262,7 @@ def _cmd_explore(args: argparse.Namespace) -> int:
     if args.scenario is not None:
         load_scenario(args.scenario)  # a bad file stops here with one line, not in the page
     scenario = str(Path(args.scenario).resolve()) if args.scenario else ""
-    return serve("sim.ui.explorer", args.host, args.port, {SCENARIO_ENV: scenario})
+    return serve("sim.ui.explorer", args.host, args.port, {SCENARIO_ENV: scenario}, args.root)
 
 
 def _cmd_dashboard(args: argparse.Namespace) -> int:
@@ -271,7 +271,15 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
 
     open_results(args.dir)  # not a results directory: one line here, not in the page
     return serve("sim.ui.dashboard", args.host, args.port,
-                 {RESULTS_ENV: str(Path(args.dir).resolve())})
+                 {RESULTS_ENV: str(Path(args.dir).resolve())}, args.root)
+
+
+def _add_page_options(p: argparse.ArgumentParser) -> None:
+    """Where a web app listens and which folder its page may open files from."""
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default "
+                   "127.0.0.1: this machine only)")
+    p.add_argument("--root", default=None, metavar="DIR", help="folder whose files the page "
+                   "may open (default: $IMPLSIM_UI_ROOT, else the working directory)")
 
 
 def _add_cluster_options(p: argparse.ArgumentParser) -> None:
@@ -355,16 +363,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("scenario", nargs="?", default=None,
                    help="scenario TOML file (default: the built-in catchment, made small)")
     p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 = any free)")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default "
-                   "127.0.0.1: this machine only)")
+    _add_page_options(p)
     p.set_defaults(func=_cmd_explore)
     p = sub.add_parser("dashboard", help="results dashboard of an experiment or sensitivity "
                        "directory in the browser (Solara)")
     p.add_argument("dir", help="results store (implsim experiment --out) or sensitivity "
                    "analysis directory")
     p.add_argument("--port", type=int, default=8766, help="port (default 8766; 0 = any free)")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default "
-                   "127.0.0.1: this machine only)")
+    _add_page_options(p)
     p.set_defaults(func=_cmd_dashboard)
     return parser
 

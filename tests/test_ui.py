@@ -5,22 +5,27 @@ Each app is started the way a user starts it (``implsim explore`` / ``implsim da
 flags this machine needs. Playwright never downloads a browser here: the test uses
 ``/usr/bin/chromium`` (``apt-get install chromium``) and skips with that reason when it is
 missing. Every request the page makes is routed through the test: anything not on 127.0.0.1 is
-aborted and recorded, and the test asserts there was none (the apps work offline). Screenshots
-go to ``test-artifacts/``.
+aborted and recorded, and the test asserts there was none (the apps work offline). The page is
+opened at the address the command printed, which carries the launch's token; a page served from
+another origin is shown to be refused. Screenshots go to ``test-artifacts/``.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -84,22 +89,28 @@ def _free_port() -> int:
 
 @contextmanager
 def serve(args: list[str], log: Path) -> Iterator[str]:
-    """Start ``implsim ARGS`` on a free port; yield its URL; stop it (and its children)."""
+    """Start ``implsim ARGS`` on a free port; yield the URL it printed (with this launch's
+    token, as a user opens it); stop it (and its children)."""
     port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k != "IMPLSIM_UI_TOKEN"}  # a fresh token
     with log.open("w") as out:
         proc = subprocess.Popen([str(IMPLSIM), *args, "--port", str(port), "--host",
                                  "127.0.0.1"], stdout=out, stderr=subprocess.STDOUT,
-                                cwd=REPO, start_new_session=True)
-    url = f"http://127.0.0.1:{port}/"
+                                cwd=REPO, env=env, start_new_session=True)
+    url = ""
     try:
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             if proc.poll() is not None:
                 pytest.fail(f"implsim {' '.join(args)} exited with {proc.returncode}:\n"
                             f"{log.read_text()}")
+            printed = re.search(rf"open (http://127\.0\.0\.1:{port}/\?token=[\w-]+)",
+                                log.read_text())
+            url = printed.group(1) if printed else ""
             try:
-                with urllib.request.urlopen(url, timeout=2) as resp:
-                    if resp.status == 200:
+                with urllib.request.urlopen(url or f"http://127.0.0.1:{port}/",
+                                            timeout=2) as resp:
+                    if resp.status == 200 and url:
                         break
             except OSError:
                 pass
@@ -274,6 +285,9 @@ def test_explorer_end_to_end(browser, tmp_path):
         # a scenario file that does not exist
         type_into(page, ".scenario-path", "no/such/scenario.toml")
         page.locator(".input-error", has_text="scenario file not found").first.wait_for()
+        # a path outside the folder the app may read (here the repository) is never opened
+        type_into(page, ".scenario-path", "/dev/zero")
+        page.locator(".input-error", has_text="'/dev/zero' is outside").first.wait_for()
         snap(page, "explorer_bad_input")
         page.locator(".btn-step").first.click()
         wait_text(page, ".readout-week", "week 11")
@@ -315,7 +329,8 @@ def results_dirs(tmp_path_factory) -> tuple[Path, Path]:
 def test_dashboard_end_to_end(browser, results_dirs, tmp_path):
     store, sa = results_dirs
     started = time.monotonic()
-    with serve(["dashboard", str(store)], tmp_path / "dashboard.log") as url, \
+    with serve(["dashboard", str(store), "--root", str(store.parent)],
+               tmp_path / "dashboard.log") as url, \
             open_page(browser, url) as (page, traffic):
         wait_text(page, ".arms-table", "facilitation")
         assert "no extra support" in text_of(page, ".arms-table")
@@ -342,6 +357,8 @@ def test_dashboard_end_to_end(browser, results_dirs, tmp_path):
         wait_text(page, ".param-interval-level .input-error", "must be a number in [0.5, 0.999]")
         type_into(page, ".results-dir", str(store / "nope"))
         page.locator(".input-error", has_text="no such directory").first.wait_for()
+        type_into(page, ".results-dir", "/etc")  # outside --root
+        page.locator(".input-error", has_text="'/etc' is outside").first.wait_for()
         assert "facilitation" in text_of(page, ".arms-table")
         assert "got '2'" in text_of(page, ".param-interval-level .input-error")
         snap(page, "dashboard_bad_input")
@@ -367,3 +384,56 @@ def test_dashboard_refuses_a_directory_that_is_not_results(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "experiment.json" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# --- a page of another origin ---------------------------------------------------------------------
+#: What a hostile page would run: open a WebSocket to the app and say whether it opened.
+PROBE = """() => new Promise(resolve => {
+  const ws = new WebSocket("ws://127.0.0.1:%d/jupyter/api/kernels/%s/channels?session_id=%s");
+  ws.onopen = () => { resolve("open"); ws.close(); };
+  ws.onclose = (event) => resolve("closed " + event.code);
+})"""
+
+
+@contextmanager
+def other_origin(folder: Path) -> Iterator[str]:
+    """A tiny http.server on another loopback port, serving ``folder``."""
+    handler = partial(SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_page_of_another_origin_cannot_drive_the_app(browser, tmp_path):
+    with serve(["explore"], tmp_path / "explore.log") as url, \
+            open_page(browser, url) as (page, traffic):
+        port = int(url.split(":")[2].split("/")[0])
+        wait_text(page, ".readout-week", "week 0")  # the app works at its printed address
+        # the app's own page may open a WebSocket (the browser holds the token cookie) ...
+        assert page.evaluate(PROBE % (port, "k-own", "s-own")) == "open"
+        # ... a page on another port of 127.0.0.1, in the same browser, with the cookie sent
+        # along (cookies do not tell ports apart), may not
+        site = tmp_path / "site"
+        site.mkdir()
+        (site / "index.html").write_text("<!doctype html><title>another site</title>"
+                                         "<p>nothing to see</p>")
+        with other_origin(site) as elsewhere:
+            hostile = page.context.new_page()
+            hostile.goto(f"{elsewhere}/index.html")
+            assert hostile.title() == "another site"
+            assert hostile.evaluate(PROBE % (port, "k-evil", "s-evil")) == "closed 1006"
+            hostile.close()
+        traffic.check()
+        # and without the token (a fresh browser), the address alone gives a one-line 403
+        context = browser.new_context()
+        bare = context.new_page()
+        answer = bare.goto(url.split("?")[0])
+        assert answer is not None and answer.status == 403
+        assert "token" in bare.inner_text("body")
+        context.close()

@@ -279,7 +279,10 @@ def test_page_assets_are_installed_locally():
     env = serve.environment({serve.SCENARIO_ENV: "x"})
     assert env["SOLARA_ASSETS_CDN"].startswith("http://127.0.0.1:")
     assert env["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] == "False" and env[serve.SCENARIO_ENV] == "x"
-    assert "--production" in serve.command("sim.ui.explorer", "127.0.0.1", 1)
+    assert env["SOLARA_MODE"] == "production"
+    assert serve.command("sim.ui.explorer", "127.0.0.1", 1)[1:] == [
+        "-m", "sim.ui.serve", "sim.ui.explorer", "127.0.0.1", "1"]
+    assert serve.address("127.0.0.1", 1, "abc") == "http://127.0.0.1:1/?token=abc"
 
 
 def test_commands_refuse_bad_input_before_serving(tmp_path, capsys):

@@ -8,7 +8,9 @@
 - :mod:`~sim.ui.results`: a finished experiment or sensitivity directory, read for the dashboard;
 - :mod:`~sim.ui.figures`: the pages' figures as PNG bytes (shown and downloadable);
 - :mod:`~sim.ui.explorer`, :mod:`~sim.ui.dashboard`: the Solara pages;
-- :mod:`~sim.ui.serve`: starting a page on localhost with every asset served locally (offline).
+- :mod:`~sim.ui.serve`: starting a page on localhost with every asset served locally (offline);
+- :mod:`~sim.ui.security`: what the apps refuse (other sites' pages, requests without the
+  launch's token, typed paths outside the root folder).
 
 Only the page modules and :mod:`~sim.ui.serve` need Solara (``pip install implsim[ui]``).
 """

@@ -31,6 +31,7 @@ from sim.ui.results import (
     open_results,
     uptake_bands,
 )
+from sim.ui.security import confine
 from sim.ui.serve import RESULTS_ENV
 from sim.ui.widgets import Heading, ParamField, PngFigure, Table
 
@@ -185,13 +186,16 @@ def Page() -> None:
     res, load_error = solara.use_memo(load, [directory.value])
 
     def open_dir(path: str | None) -> None:
+        # a typed directory must lie under the app's root folder; the one given on the
+        # command line was typed in the shell and is trusted
         try:
-            open_results(path or "")
+            folder = str(confine(path or "", "results directory"))
+            open_results(folder)
         except InputError as exc:
             dir_error.set(str(exc))
             return
         dir_error.set(None)
-        directory.set((path or "").strip())
+        directory.set(folder)
 
     solara.Title("implsim dashboard")
     with solara.Sidebar():

@@ -28,6 +28,7 @@ from sim.params import P
 from sim.scenario import TOP, load_scenario
 from sim.ui import figures
 from sim.ui.inputs import MAIN_PARAMETERS, model_params, structure_params
+from sim.ui.security import confine
 from sim.ui.serve import SCENARIO_ENV
 from sim.ui.session import DEFAULT_LABEL, ExplorerSession, Readout, find_scenarios
 from sim.ui.widgets import Heading, ParamField, PngFigure, Table
@@ -200,7 +201,10 @@ def Settings(session: ExplorerSession, bump: Any, version: int) -> None:
 @solara.component
 def ScenarioPicker(choices: solara.Reactive[dict[str, str | None]],
                    label: solara.Reactive[str]) -> None:
-    """Pick a known scenario or open another file by path (checked before it is offered)."""
+    """Pick a known scenario or open another file by path (checked before it is offered).
+
+    A typed path must lie under the app's root folder (:func:`~sim.ui.security.confine`).
+    """
     error = solara.use_reactive(None)
 
     def open_file(path: str | None) -> None:
@@ -208,12 +212,13 @@ def ScenarioPicker(choices: solara.Reactive[dict[str, str | None]],
         if not path:
             return
         try:
-            load_scenario(path)
+            file = str(confine(path, "scenario file"))
+            load_scenario(file)
         except InputError as exc:
             error.set(str(exc))
             return
         error.set(None)
-        choices.set({**choices.value, path: path})
+        choices.set({**choices.value, path: file})
         label.set(path)
 
     solara.Select("scenario", values=list(choices.value), value=label.value,

@@ -7,8 +7,11 @@ starting, so a page never depends on the internet. It also points the proxy's CD
 local port, so a missing file fails at once instead of leaking a request, and turns off Solara's
 usage telemetry and version check.
 
-The app learns what to show (a scenario file, a results directory) from environment variables,
-because ``solara run`` starts it in a fresh interpreter.
+The server runs in a fresh interpreter (``python -m sim.ui.serve APP HOST PORT``): Solara's
+Starlette app behind :class:`sim.ui.security.Guard`, which refuses foreign web pages and requests
+without the launch's token (printed here as part of the address to open). Environment variables
+tell it what to show (a scenario file, a results directory), the token, and the root folder of
+the paths a page may open.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import sys
 from pathlib import Path
 
 from sim.errors import InputError
+from sim.ui import security
 
 SCENARIO_ENV = "IMPLSIM_UI_SCENARIO"
 RESULTS_ENV = "IMPLSIM_UI_RESULTS"
@@ -33,6 +37,7 @@ OFFLINE_ENV = {
     "SOLARA_ASSETS_PROXY": "True",
     "SOLARA_ASSETS_CDN": NO_CDN,
     "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",
+    "SOLARA_MODE": "production",
 }
 
 _CDN_REF = re.compile(r"\{\{cdn\}\}/((?:@[\w.-]+/)?[\w.-]+@[\w.+-]+)/")
@@ -91,9 +96,8 @@ def check_port(port: int, host: str = "127.0.0.1") -> int:
 
 
 def command(app: str, host: str, port: int) -> list[str]:
-    """The ``solara run`` command line for a page module of :mod:`sim.ui`."""
-    return [sys.executable, "-m", "solara", "run", app, "--host", host, "--port", str(port),
-            "--production", "--no-open", "--log-level", "warning"]
+    """The server process's command line for a page module of :mod:`sim.ui`."""
+    return [sys.executable, "-m", "sim.ui.serve", app, host, str(port)]
 
 
 def environment(extra: dict[str, str]) -> dict[str, str]:
@@ -101,9 +105,45 @@ def environment(extra: dict[str, str]) -> dict[str, str]:
     return {**os.environ, **OFFLINE_ENV, **extra}
 
 
-def serve(app: str, host: str, port: int, extra_env: dict[str, str]) -> int:
-    """Run a page until interrupted; returns the server's exit code."""
+def address(host: str, port: int, token: str) -> str:
+    """The address to open: the app's own, carrying the launch's token."""
+    return f"http://{host}:{port}/?token={token}"
+
+
+def serve(app: str, host: str, port: int, extra_env: dict[str, str],
+          root: str | None = None) -> int:
+    """Run a page until interrupted; returns the server's exit code.
+
+    ``root`` is the folder whose files the page may open (``--root``; else ``IMPLSIM_UI_ROOT``,
+    else the working directory).
+    """
     port = check_port(port, host)
     check_assets()
-    print(f"implsim: serving on http://{host}:{port}/ (Ctrl-C stops)", flush=True)
-    return subprocess.call(command(app, host, port), env=environment(extra_env))
+    token = security.launch_token()
+    folder = security.check_root(root or os.environ.get(security.ROOT_ENV) or None)
+    env = environment({**extra_env, security.TOKEN_ENV: token, security.ROOT_ENV: str(folder)})
+    print(f"implsim: open {address(host, port, token)} (this launch's token is in the address; "
+          f"the page may open files under {folder}; Ctrl-C stops)", flush=True)
+    return subprocess.call(command(app, host, port), env=env)
+
+
+def run_server(app: str, host: str, port: int) -> None:
+    """In the server process: Solara's app for page ``app``, guarded, on ``host:port``."""
+    token = os.environ.get(security.TOKEN_ENV, "")
+    if not token:
+        raise SystemExit(f"implsim: {security.TOKEN_ENV} is not set; start the apps with "
+                         "`implsim explore` or `implsim dashboard`")
+    # what `solara run` sets before Solara's server module reads it on import
+    os.environ["SOLARA_APP"] = app
+    os.environ["SERVER_NAME"] = host
+    os.environ["SERVER_PORT"] = str(port)
+    import uvicorn
+    from solara.server.starlette import app as solara_app
+
+    guarded = security.Guard(solara_app, token, security.own_origins(host, port),
+                             security.cookie_name(port))
+    uvicorn.run(guarded, host=host, port=port, log_level="warning", access_log=False)
+
+
+if __name__ == "__main__":
+    run_server(sys.argv[1], sys.argv[2], int(sys.argv[3]))

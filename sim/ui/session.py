@@ -28,6 +28,7 @@ from sim.rng import stream
 from sim.scenario import TOP, Scenario, load_scenario
 from sim.ui.inputs import SMALL_STRUCTURE
 from sim.ui.network_sample import NetworkSample, sample_network
+from sim.ui.security import confine
 
 DEFAULT_LABEL = "built-in default"
 _VERSIONS = itertools.count(1)  # unique across sessions, so a page never mistakes one for another
@@ -59,7 +60,8 @@ def find_scenarios(extra: str | None = None, folder: str | Path = "experiments"
     """Scenario choices for the picker: label → file (``None`` = the built-in default).
 
     The file given on the command line comes first, then scenario files found in ``folder``
-    (files that do not load as scenarios, such as experiment files, are left out).
+    (files that do not load as scenarios, such as experiment files, and files that are not
+    regular files under the app's root folder are left out).
     """
     out: dict[str, str | None] = {}
     if extra:
@@ -71,6 +73,8 @@ def find_scenarios(extra: str | None = None, folder: str | Path = "experiments"
             if str(path) in out:
                 continue
             try:
+                if not confine(path.absolute(), "scenario file").is_file():  # no pipes, links out
+                    continue
                 load_scenario(path)
             except (InputError, OSError, KeyError, TypeError, ValueError):
                 continue
