@@ -1,10 +1,12 @@
-"""Compare two runs' ``summary.csv`` figure by figure: are they the same statistics?
+"""Compare two runs' ``summary.csv`` figure by figure, to show they have the same statistics.
 
 Usage: ``python scripts/compare_runs.py BEFORE_DIR AFTER_DIR [--figures a,b,...]``
 
 For each strategy × bundle × figure: the mean and standard deviation over replicates before and
-after, the difference, its standard error (Welch: the two runs use independent draws, so there is
-no pairing) and z = difference / SE. Used to show that a change of random draws (issue 16's
+after, the difference, its standard error (Welch, as if the runs were independent) and
+z = difference / SE. Where the two runs share their worlds (a change of weekly draws only), the
+runs are positively correlated and the Welch SE is conservative (the z's scatter with SD below 1).
+Used to show that a change of random draws (issue 16's
 counter-based draws) leaves the model's statistics unchanged: with many figures, |z| > 3 should be
 rare (about 0.3% under no change) and the z's should scatter around 0 with SD near 1.
 """
@@ -40,6 +42,7 @@ def compare(before: pd.DataFrame, after: pd.DataFrame, figures: list[str]) -> pd
 
 
 def main() -> None:
+    """Print the comparison table and a one-line summary of the z's."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("before", type=Path)
     ap.add_argument("after", type=Path)

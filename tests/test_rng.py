@@ -89,3 +89,15 @@ def test_compiled_uniform_equals_numpy():
     entries = np.array([0, 3, 99, 123_456, 2**40], np.int64)
     got = np.array([draws.uniform(np.uint64(key), e) for e in entries], np.float32)
     assert np.array_equal(got, uniform_at(key, entries))
+
+
+def test_week_keys_are_the_stream_keys_splitmix64_sequence():
+    from sim.rng import stream_key
+
+    base = stream_key(4, "adoption")
+    for week in (0, 1, 52):
+        z = (base + (week + 1) * 0x9E3779B97F4A7C15) & (2**64 - 1)
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & (2**64 - 1)
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & (2**64 - 1)
+        assert week_key(4, "adoption", week) == z ^ (z >> 31)
+    assert stream_key(4, "adoption") != stream_key(4, "abandon") != stream_key(5, "abandon")
