@@ -87,6 +87,24 @@ def test_update_fidelity_is_bit_identical(seed, numpy_path):
 
 
 @pytest.mark.parametrize("seed", range(5))
+def test_update_knowledge_is_bit_identical(seed, numpy_path):
+    from sim.kernels.knowledge import update_knowledge as compiled
+    from sim.mechanisms.awareness import update_knowledge
+
+    rng = np.random.default_rng(seed)
+    start = f32(rng, (200, 4))
+    start[0, :] = [0.0, 1.0, 0.999, 1e-7]
+    using = rng.random(start.shape) < 0.5
+    gain, decay = float(rng.uniform(0, 1)), float(rng.uniform(0, 0.2))
+    ref, new = start.copy(), start.copy()
+    update_knowledge(ref, using, gain, decay)
+    compiled(new.reshape(-1), using.reshape(-1), np.float32(gain), np.float32(decay))
+    assert new.dtype == ref.dtype == np.float32
+    assert np.array_equal(new, ref)
+    assert np.all(new[using] >= start[using]) and np.all(new[~using] <= start[~using])
+
+
+@pytest.mark.parametrize("seed", range(5))
 def test_staff_fidelity_is_bit_identical(seed, numpy_path):
     rng = np.random.default_rng(seed)
     pairs, _ = random_pairs(rng, per_bundle=int(rng.integers(1, 12)))

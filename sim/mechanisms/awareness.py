@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim import kernels
 from sim.state import AWARE, UNAWARE
 
 if TYPE_CHECKING:
@@ -78,5 +79,13 @@ def hear(w: Week) -> None:
 
 def learn(w: Week) -> None:
     """Phase *knowledge*: users close ``learning_by_doing`` of their gap, the rest forget."""
-    update_knowledge(w.state.knowledge, w.using_now, w.par["learning_by_doing"],
-                     w.par["knowledge_decay"])
+    st, par = w.state, w.par
+    if (kernels.compiled(par["learning_by_doing"], par["knowledge_decay"])
+            and st.knowledge.dtype == np.float32):
+        from sim.kernels.knowledge import update_knowledge as compiled
+
+        compiled(st.knowledge.reshape(-1), w.using_now.reshape(-1),
+                 np.float32(par["learning_by_doing"]), np.float32(par["knowledge_decay"]))
+        return
+    update_knowledge(st.knowledge, w.using_now, par["learning_by_doing"],
+                     par["knowledge_decay"])
