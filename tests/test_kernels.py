@@ -104,6 +104,34 @@ def test_update_knowledge_is_bit_identical(seed, numpy_path):
     assert np.all(new[using] >= start[using]) and np.all(new[~using] <= start[~using])
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_incremental_neighbour_sums_are_bit_identical(seed, monkeypatch):
+    import scipy.sparse as sp
+
+    from sim.mechanisms import influence
+
+    rng = np.random.default_rng(seed)
+    n, n_b = 300, 3
+    a = sp.random(n, n, density=0.03, format="csr", random_state=seed, dtype=np.float32)
+    a.data[:] = 1.0  # directed: columns differ from rows
+    weights = rng.choice([1.0, 2.0, 1.7, 5.1], size=(n, n_b)).astype(np.float32)
+    paths = {p: influence.NeighbourSums(a, weights, full_share=0.5) for p in ("numpy", "numba")}
+    using = rng.random((n, n_b)) < 0.3
+    incremental = 0
+    for week in range(40):
+        using = using ^ (rng.random((n, n_b)) < 0.03)
+        got = {}
+        for path, sums in paths.items():
+            monkeypatch.setattr(kernels, "PATH", path)
+            ties, weighted = sums(using)
+            got[path] = ties.copy(), weighted.copy()
+        incremental += week > 0
+        assert np.array_equal(got["numba"][0], got["numpy"][0])
+        assert np.array_equal(got["numba"][1], got["numpy"][1])
+        assert not got["numba"][1][got["numba"][0] == 0].any()
+    assert incremental == 39  # every later week was an incremental update
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_staff_fidelity_is_bit_identical(seed, numpy_path):
     rng = np.random.default_rng(seed)

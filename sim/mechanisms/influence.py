@@ -16,6 +16,7 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
+from sim import kernels
 from sim.arrays import any_bundle, concat_ranges
 
 
@@ -111,6 +112,13 @@ class NeighbourSums:
         if self._by_column is None:
             self._by_column = self.adjacency.tocsc()
         indptr, indices = self._by_column.indptr, self._by_column.indices
+        if (kernels.PATH == "numba" and self._ties.dtype == np.float32
+                and delta.dtype == self.weights.dtype == self._by_column.data.dtype == np.float32):
+            from sim.kernels.neighbours import add_columns
+
+            add_columns(indptr, indices, self._by_column.data, changed, delta, self.weights,
+                        self._ties, self._weighted)
+            return
         start, length = indptr[changed], indptr[changed + 1] - indptr[changed]
         entry = concat_ranges(start, length)  # the changed columns' entries
         if len(entry) == 0:
