@@ -121,7 +121,12 @@ def build_world(scenario: Scenario, seed: int) -> World:
         )
         dyads = None  # built from the loaded population in assemble_world
     else:
-        pop = generate_catchment(scenario.structure, scenario.parameters, seed)
+        if scenario.structure["municipalities"]:  # real municipalities, sized by ratios
+            from sim.structure_data import build_population
+
+            pop = build_population(scenario.structure, scenario.parameters, seed)
+        else:
+            pop = generate_catchment(scenario.structure, scenario.parameters, seed)
         dyads = build_pathways(pop, scenario, seed)  # care-pathway ties follow patient flows
         network = generate_network(pop, net, seed, dyads)
     pop = apply_culture(pop, scenario, seed)  # [measurement] culture figures set the climate
