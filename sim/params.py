@@ -248,6 +248,21 @@ MODEL = ParamSet(
           low=0.05, high=0.95),
         P("context_concentration", 10.0, "Beta concentration of organisation/unit context "
           "scores around their means (higher = more alike).", unit="", low=1.0, high=200.0),
+        P("context_sd_trust", 0.0, "SD of a hospital trust's shared effect on the context of "
+          "all its organisations (logit scale: raises leadership and climate, lowers "
+          "workload); shared causes make implementation alike within a trust.",
+          unit="logit", low=0.0, high=5.0,
+          source="assumption: 0, no shared variation (earlier versions); to be calibrated to "
+          "between-trust intra-cluster correlations"),
+        P("context_sd_municipality", 0.0, "SD of a municipality's shared effect on the "
+          "context of its municipal organisations (logit scale, as context_sd_trust).",
+          unit="logit", low=0.0, high=5.0,
+          source="assumption: 0, no shared variation (earlier versions); to be calibrated to "
+          "between-municipality intra-cluster correlations"),
+        P("context_sd_organisation", 0.0, "SD of an organisation's shared effect on its own "
+          "leadership and on all its units' climate and workload (logit scale), beside the "
+          "independent Beta draws of each score.", unit="logit", low=0.0, high=5.0,
+          source="assumption: 0, no shared variation (earlier versions)"),
         P("beta_leadership", 1.0, "Log-hazard effect of leadership support (per unit above "
           "0.5) on trying and keeping a bundle.", unit="log-hazard", low=0.0, high=5.0),
         P("beta_climate", 1.0, "Log-hazard effect of implementation climate.",

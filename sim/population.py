@@ -8,6 +8,7 @@ are compared on the same people (common random numbers). What changes during a r
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,6 +151,40 @@ def _context(rng: np.random.Generator, params: dict[str, Any], n_orgs: int,
     climate = _beta(rng, params["climate_mean"], conc, n_units)
     workload = _beta(rng, params["workload_mean"], conc, n_units)
     return leadership, climate, workload
+
+
+def shared_context(pop: Population, params: dict[str, Any], seed: int) -> Population:
+    """Shared causes of context: trust, municipality and organisation random effects.
+
+    Each trust, municipality and organisation draws one effect ``u ~ Normal(0, SD)`` on the
+    logit scale, from its own stream (``context:trust``, ``context:municipality``,
+    ``context:organisation``; SDs ``context_sd_*``). An organisation's total ``u_t + u_m + u_o``
+    (``u_m = 0`` for specialist organisations, which serve the whole catchment) raises its
+    leadership and its units' climate and lowers their workload (more slack):
+    ``score' = expit(logit(score) ± u)``. Organisations and units that share a trust or a
+    municipality are then alike, which is what makes implementation outcomes correlate within
+    clusters. With every SD 0 (the default) the population is returned unchanged.
+    """
+    sds = {level: params[f"context_sd_{level}"] for level in ("trust", "municipality",
+                                                              "organisation")}
+    if not any(sds.values()):
+        return pop
+    n_trusts = int(pop.org_trust.max()) + 1 if len(pop.org_trust) else 0
+    sizes = {"trust": n_trusts, "municipality": len(pop.municipality_name),
+             "organisation": len(pop.org_name)}
+    u = {level: stream(seed, f"context:{level}").normal(0.0, sd, sizes[level])
+         for level, sd in sds.items()}
+    by_muni = np.append(u["municipality"], 0.0)  # index -1 (no municipality): no effect
+    org_u = u["trust"][pop.org_trust] + by_muni[pop.org_municipality] + u["organisation"]
+    unit_u = org_u[pop.unit_org]
+
+    def shift(score: np.ndarray, by: np.ndarray) -> np.ndarray:
+        x = np.clip(score.astype(np.float64), 1e-6, 1.0 - 1e-6)
+        return (1.0 / (1.0 + np.exp(-(np.log(x / (1.0 - x)) + by)))).astype(np.float32)
+
+    return dataclasses.replace(pop, org_leadership=shift(pop.org_leadership, org_u),
+                               unit_climate=shift(pop.unit_climate, unit_u),
+                               unit_workload=shift(pop.unit_workload, -unit_u))
 
 
 def generate_catchment(structure: dict[str, Any], params: dict[str, Any], seed: int) -> Population:
