@@ -147,6 +147,12 @@ def read_municipalities(path: str | Path) -> list[Municipality]:
         rows.append(Municipality(mid, cells["name"], cells["county_id"], cells["county"],
                                  authority, _count(cells["population"], at, "population"),
                                  cells.get("trust", ""), at))
+    first: dict[tuple[str, str], str] = {}
+    for m in rows:  # a name twice in one county is one municipality given twice
+        if first.setdefault((m.name, m.county), m.row) != m.row:
+            raise InputError(f"{m.row}: name", f"{m.name!r} in {m.county} is already given in "
+                             f"{first[m.name, m.county].rsplit(': ', 1)[-1]}; give each "
+                             "municipality once")
     names = [m.name for m in rows]
     return [m if names.count(m.name) == 1 else replace(m, name=f"{m.name} ({m.county})")
             for m in rows]

@@ -277,6 +277,8 @@ GOOD_ROW = "5601,Alta,56,Finnmark,Helse Nord,21500"
     (HEADER + GOOD_ROW + "\n" + GOOD_ROW + "\n", ": row 2 (line 3): municipality_id",
      "municipality 5601 is already given in row 1 (line 2)"),
     (HEADER + "5601,,56,Finnmark,Helse Nord,21500\n", ": row 1 (line 2): name", "is empty"),
+    (HEADER + GOOD_ROW + "\n5699,Alta,56,Finnmark,Helse Nord,300\n", ": row 2 (line 3): name",
+     "'Alta' in Finnmark is already given in row 1 (line 2)"),
     ("", "", "is empty; a municipality file needs a header"),
     (HEADER, "", "has a header but no municipalities"),
     (HEADER + "5601,Alta,56,Finnmark,Helse Nord,21500\n5602,Hammerfest,56,Finnmark,"
