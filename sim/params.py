@@ -248,6 +248,21 @@ MODEL = ParamSet(
           low=0.05, high=0.95),
         P("context_concentration", 10.0, "Beta concentration of organisation/unit context "
           "scores around their means (higher = more alike).", unit="", low=1.0, high=200.0),
+        P("context_sd_trust", 0.0, "SD of a hospital trust's shared effect on the context of "
+          "all its organisations (logit scale: raises leadership and climate, lowers "
+          "workload); shared causes make implementation alike within a trust.",
+          unit="logit", low=0.0, high=5.0,
+          source="assumption: 0, no shared variation (earlier versions); to be calibrated to "
+          "between-trust intra-cluster correlations"),
+        P("context_sd_municipality", 0.0, "SD of a municipality's shared effect on the "
+          "context of its municipal organisations (logit scale, as context_sd_trust).",
+          unit="logit", low=0.0, high=5.0,
+          source="assumption: 0, no shared variation (earlier versions); to be calibrated to "
+          "between-municipality intra-cluster correlations"),
+        P("context_sd_organisation", 0.0, "SD of an organisation's shared effect on its own "
+          "leadership and on all its units' climate and workload (logit scale), beside the "
+          "independent Beta draws of each score.", unit="logit", low=0.0, high=5.0,
+          source="assumption: 0, no shared variation (earlier versions)"),
         P("beta_leadership", 1.0, "Log-hazard effect of leadership support (per unit above "
           "0.5) on trying and keeping a bundle.", unit="log-hazard", low=0.0, high=5.0),
         P("beta_climate", 1.0, "Log-hazard effect of implementation climate.",
@@ -377,6 +392,60 @@ STRUCTURE = ParamSet(
           low=2, high=500, source="assumption: ~8 beds at about 1-1.5 nurses per bed per shift"),
         P("size_variation", 0.15, "Coefficient of variation of unit sizes.", unit="share",
           low=0.0, high=1.0),
+        # A structure built from municipality data (sim.structure_data): the counts above that
+        # say how many trusts, municipalities and units there are give way to these ratios.
+        P("municipalities", "", "Build the catchments from municipality data instead of the "
+          "counts above: a shipped name ('norway_2025') or a CSV file (columns "
+          "municipality_id, name, county_id, county, regional_health_authority, population; "
+          "optional trust), relative to the scenario file. Empty: generate."),
+        P("trust_population", 280000, "Without a trust column: inhabitants per hospital trust; "
+          "a county's municipalities form round(county inhabitants / this) trusts.",
+          unit="inhabitants", low=1000, high=100000000,
+          source="assumption: 5,550,203 inhabitants (norway_2025) / 20 trusts (SPEC §10: ~20 "
+          "hospital trusts); gives 20 trusts for norway_2025"),
+        P("somatic_beds_per_1000", 1.94, "Somatic hospital beds per 1,000 inhabitants of a "
+          "trust's catchment (wards = beds / beds_per_ward).", unit="beds/1,000", low=0.0,
+          high=50.0,
+          source="derived from SSB: 18,209 specialist beds in 2023 (Specialist health service, "
+          "main figures) × the somatic hospitals' share in 2015, 11,535 of 19,519 beds (SSB, "
+          "'Sykehussenger til besvær') = 10,761 beds / 5,550,203 inhabitants (assumption: the "
+          "2015 share holds)"),
+        P("beds_per_ward", 21.0, "Beds of a somatic ward.", unit="beds", low=1.0, high=500.0,
+          source="assumption: ~21 beds at ~85% occupancy, as [patients] patients_per_ward"),
+        P("mental_health_beds_per_1000", 0.667, "Mental-health inpatient beds per 1,000 "
+          "inhabitants of a trust's catchment.", unit="beds/1,000", low=0.0, high=50.0,
+          source="derived from SSB as somatic_beds_per_1000: 18,209 beds (2023) × 3,971 / "
+          "19,519 (mental health care's share in 2015) = 3,704 beds / 5,550,203 inhabitants"),
+        P("beds_per_mental_health_unit", 14.0, "Beds of a mental-health unit.", unit="beds",
+          low=1.0, high=500.0,
+          source="assumption: 12 inpatients ([patients] patients_per_mental_health_unit) at "
+          "~85% occupancy"),
+        P("nursing_home_places_per_1000", 7.17, "Nursing-home places per 1,000 inhabitants "
+          "(the data has no age groups, so per inhabitant, not per inhabitant 80+).",
+          unit="places/1,000", low=0.0, high=100.0,
+          source="SSB, Care services (updated 16 June 2025): 39,816 nursing-home beds on "
+          "31.12.2024; / 5,550,203 inhabitants (norway_2025) = 7.17 per 1,000"),
+        P("places_per_nursing_home_unit", 20.0, "Places of a nursing-home unit (units = "
+          "places / this; nursing homes = units / units_per_nursing_home).", unit="places",
+          low=1.0, high=500.0,
+          source="SPEC §11: ~40,000 places in ~990 nursing homes ≈ 40 a home, 2 units each"),
+        P("home_care_staff_per_1000", 8.0, "Home-based care staff per 1,000 inhabitants "
+          "(teams = staff / staff_per_home_care_team).", unit="staff/1,000", low=0.0,
+          high=200.0,
+          source="assumption: a generated catchment's home care per municipality (3 teams of "
+          "40) × 357 municipalities ≈ 43,000 staff / 5.55 M inhabitants ≈ 7.7 per 1,000. "
+          "Upper bound from SSB, Care services: 160,779 care man-years (2024) = "
+          "29.0 per 1,000, minus the model's nursing-home staff (12.6 per 1,000) leaves 16.4, "
+          "which includes services for people with disabilities"),
+        P("inhabitants_per_gp", 1057.0, "Inhabitants per regular GP (fastlege).",
+          unit="inhabitants", low=10.0, high=100000.0,
+          source="Helsedirektoratet, Allmennlegetjenesten statusrapport høsten 2023, table "
+          "1.1 (October 2023): 5,224 regular GPs; 5,301,951 list inhabitants with a regular GP "
+          "+ 220,462 without = 5,522,413, i.e. 1,057 per GP (mean list length 1,010)"),
+        P("gps_per_practice", 4.0, "Regular GPs per GP practice (practice staff = GPs × "
+          "staff_per_gp_practice / this).", unit="GPs", low=1.0, high=50.0,
+          source="assumption: 4 GPs in a practice of staff_per_gp_practice = 8 (half of a "
+          "practice's staff are physicians, role mix)"),
     ),
 )
 

@@ -8,6 +8,7 @@ are compared on the same people (common random numbers). What changes during a r
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +64,10 @@ class Population:
     org_municipality: np.ndarray | None = None
     municipality_name: list[str] = field(default_factory=list)  # by municipality index
     municipality_trust: np.ndarray | None = None  # (M,) int32: trust of each municipality
+    # Names of trusts and of the regional health authority each belongs to, by trust index, for
+    # a structure built from data (sim.structure_data); empty for a generated one.
+    trust_name: list[str] = field(default_factory=list)
+    trust_region: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.org_municipality is None:
@@ -148,6 +153,40 @@ def _context(rng: np.random.Generator, params: dict[str, Any], n_orgs: int,
     return leadership, climate, workload
 
 
+def shared_context(pop: Population, params: dict[str, Any], seed: int) -> Population:
+    """Shared causes of context: trust, municipality and organisation random effects.
+
+    Each trust, municipality and organisation draws one effect ``u ~ Normal(0, SD)`` on the
+    logit scale, from its own stream (``context:trust``, ``context:municipality``,
+    ``context:organisation``; SDs ``context_sd_*``). An organisation's total ``u_t + u_m + u_o``
+    (``u_m = 0`` for specialist organisations, which serve the whole catchment) raises its
+    leadership and its units' climate and lowers their workload (more slack):
+    ``score' = expit(logit(score) ± u)``. Organisations and units that share a trust or a
+    municipality are then alike, which is what makes implementation outcomes correlate within
+    clusters. With every SD 0 (the default) the population is returned unchanged.
+    """
+    sds = {level: params[f"context_sd_{level}"] for level in ("trust", "municipality",
+                                                              "organisation")}
+    if not any(sds.values()):
+        return pop
+    n_trusts = int(pop.org_trust.max()) + 1 if len(pop.org_trust) else 0
+    sizes = {"trust": n_trusts, "municipality": len(pop.municipality_name),
+             "organisation": len(pop.org_name)}
+    u = {level: stream(seed, f"context:{level}").normal(0.0, sd, sizes[level])
+         for level, sd in sds.items()}
+    by_muni = np.append(u["municipality"], 0.0)  # index -1 (no municipality): no effect
+    org_u = u["trust"][pop.org_trust] + by_muni[pop.org_municipality] + u["organisation"]
+    unit_u = org_u[pop.unit_org]
+
+    def shift(score: np.ndarray, by: np.ndarray) -> np.ndarray:
+        x = np.clip(score.astype(np.float64), 1e-6, 1.0 - 1e-6)
+        return (1.0 / (1.0 + np.exp(-(np.log(x / (1.0 - x)) + by)))).astype(np.float32)
+
+    return dataclasses.replace(pop, org_leadership=shift(pop.org_leadership, org_u),
+                               unit_climate=shift(pop.unit_climate, unit_u),
+                               unit_workload=shift(pop.unit_workload, -unit_u))
+
+
 def generate_catchment(structure: dict[str, Any], params: dict[str, Any], seed: int) -> Population:
     """Generate one or more health-trust catchments from ``[structure]`` parameters."""
     rng = stream(seed, "population")
@@ -215,20 +254,53 @@ def generate_catchment(structure: dict[str, Any], params: dict[str, Any], seed: 
     if not unit_org:
         raise InputError("structure", "the structure has no units: set wards_per_trust, "
                          "municipalities_per_trust or the per-municipality counts above 0")
-    sizes = np.asarray(unit_size)
+    return populate(rng, params, Layout(
+        org_name=org_name, org_kind=org_kind, org_trust=org_trust, org_municipality=org_muni,
+        municipality_name=muni_name, municipality_trust=muni_trust, unit_name=unit_name,
+        unit_org=unit_org, unit_size=unit_size, unit_kind=unit_kind_name))
+
+
+@dataclass
+class Layout:
+    """Who is where before anyone is drawn: organisations, units and their sizes.
+
+    A generated catchment and a structure built from data (:mod:`sim.structure_data`) both lay
+    out their organisations and units this way; :func:`populate` then draws the people.
+    """
+
+    org_name: list[str]
+    org_kind: list[int]  # codes into ORG_KINDS
+    org_trust: list[int]
+    org_municipality: list[int]  # -1: a specialist organisation of its trust
+    municipality_name: list[str]
+    municipality_trust: list[int]
+    unit_name: list[str]
+    unit_org: list[int]
+    unit_size: list[int]  # staff positions, >= 2
+    unit_kind: list[str]  # the unit's organisation kind, for its role mix
+    trust_name: list[str] = field(default_factory=list)
+    trust_region: list[str] = field(default_factory=list)
+
+
+def populate(rng: np.random.Generator, params: dict[str, Any], layout: Layout) -> Population:
+    """Staff of a layout: roles, traits and context, drawn from ``rng`` in that order."""
+    sizes = np.asarray(layout.unit_size)
     staff_unit = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
-    staff_role = np.concatenate([_draw_roles(rng, k, n) for k, n in zip(unit_kind_name, sizes,
+    staff_role = np.concatenate([_draw_roles(rng, k, n) for k, n in zip(layout.unit_kind, sizes,
                                                                         strict=True)])
     openness, threshold = draw_staff_traits(rng, params, len(staff_unit))
-    leadership, climate, workload = _context(rng, params, len(org_name), len(unit_org))
+    leadership, climate, workload = _context(rng, params, len(layout.org_name),
+                                             len(layout.unit_org))
     return Population(
-        org_name=org_name, org_kind=np.asarray(org_kind, np.int8),
-        org_trust=np.asarray(org_trust, np.int32), org_leadership=leadership,
-        unit_name=unit_name, unit_org=np.asarray(unit_org, np.int32), unit_climate=climate,
-        unit_workload=workload, staff_unit=staff_unit, staff_role=staff_role,
-        staff_openness=openness, staff_threshold=threshold,
-        org_municipality=np.asarray(org_muni, np.int32), municipality_name=muni_name,
-        municipality_trust=np.asarray(muni_trust, np.int32),
+        org_name=layout.org_name, org_kind=np.asarray(layout.org_kind, np.int8),
+        org_trust=np.asarray(layout.org_trust, np.int32), org_leadership=leadership,
+        unit_name=layout.unit_name, unit_org=np.asarray(layout.unit_org, np.int32),
+        unit_climate=climate, unit_workload=workload, staff_unit=staff_unit,
+        staff_role=staff_role, staff_openness=openness, staff_threshold=threshold,
+        org_municipality=np.asarray(layout.org_municipality, np.int32),
+        municipality_name=layout.municipality_name,
+        municipality_trust=np.asarray(layout.municipality_trust, np.int32),
+        trust_name=layout.trust_name, trust_region=layout.trust_region,
     )
 
 

@@ -158,6 +158,7 @@ class Scenario:
                 new.network[key] = str(_resolve_path(new.network[key], new.base_dir,
                                                      f"{self.path}: network.{key}"))
         if not new.network["file"]:
+            _resolve_municipalities(new.structure, new.base_dir, f"{self.path}: structure")
             _check_structure(new.structure, f"{self.path}: structure")
         check_harm_budget(new.bundles, new.patients, self.path)
         return new
@@ -235,7 +236,12 @@ def scenario_from_dict(data: dict[str, Any], path: str, base_dir: Path) -> Scena
     if scenario.comparator and scenario.comparator not in seen_names:
         raise InputError(f"{path}: comparator", f"no strategy named {scenario.comparator!r}; "
                          f"strategies: {', '.join(s.name for s in strategies)}")
+    if scenario.network["file"] and scenario.structure["municipalities"]:
+        raise InputError(f"{path}: structure.municipalities", "a loaded network "
+                         "([network] file) brings its own structure; give one of the two")
     if not scenario.network["file"]:
+        _check_data_keys(data.get("structure", {}), scenario.structure, f"{path}: structure")
+        _resolve_municipalities(scenario.structure, base_dir, f"{path}: structure")
         _check_structure(scenario.structure, f"{path}: structure")
         _check_bundle_settings(bundles, scenario.structure, f"{path}: bundles")
     check_harm_budget(bundles, scenario.patients, path)
@@ -295,8 +301,37 @@ def parse_strategy(raw: Any, where: str, names: list[str]) -> Strategy:
     return Strategy(name, [dict(iv) if isinstance(iv, dict) else iv for iv in ivs],
                     dict(launch), subset, desc)
 
+def _check_data_keys(raw: dict[str, Any], s: dict[str, Any], where: str) -> None:
+    """With municipalities, the counts the data replaces must not be written (else ignored)."""
+    from sim.structure_data import GENERATED_ONLY
+
+    given = [k for k in GENERATED_ONLY if k in raw]
+    if s["municipalities"] and given:
+        raise InputError(f"{where}.{given[0]}", "is not used with municipalities = "
+                         f"{s['municipalities']!r}: the data and the ratios (e.g. "
+                         "somatic_beds_per_1000, nursing_home_places_per_1000) size the "
+                         "structure; remove it")
+
+
+def _resolve_municipalities(s: dict[str, Any], base_dir: Path, where: str) -> None:
+    """A municipality file's path made absolute (a shipped name stays a name)."""
+    if s["municipalities"]:
+        from sim.structure_data import resolve_source
+
+        s["municipalities"] = resolve_source(s["municipalities"], base_dir,
+                                             f"{where}.municipalities")
+
+
 def _check_structure(s: dict[str, Any], where: str) -> None:
-    """A generated catchment must have at least one unit."""
+    """A catchment must have at least one unit (a municipality file is read and checked)."""
+    if s["municipalities"]:
+        from sim.structure_data import kind_units
+
+        if not any(kind_units(s).values()):
+            raise InputError(where, "the municipalities and ratios give no units: raise "
+                             "nursing_home_places_per_1000, home_care_staff_per_1000, "
+                             "somatic_beds_per_1000 or the other ratios above 0")
+        return
     per_trust = (s["wards_per_trust"] + s["mental_health_units_per_trust"]
                  + s["icu_units_per_trust"]
                  + s["municipalities_per_trust"] * (
@@ -325,16 +360,27 @@ _KIND_KEY = {"hospital": "wards_per_trust", "mental_health": "mental_health_unit
              "gp": "gp_practices_per_municipality"}
 
 
+_DATA_KIND_KEY = {"hospital": "somatic_beds_per_1000",
+                  "mental_health": "mental_health_beds_per_1000",
+                  "icu": "icu_units_per_trust", "nursing_home": "nursing_home_places_per_1000",
+                  "home_care": "home_care_staff_per_1000", "gp": "inhabitants_per_gp"}
+
+
 def _check_bundle_settings(bundles: list[Bundle], s: dict[str, Any], where: str) -> None:
     """Every bundle must apply somewhere in a generated catchment (else it runs as all NaN).
 
     Checked when a scenario file is read, not on overrides: the explorer and experiments may
     shrink a structure on purpose, and a bundle then shows NaN where it has no units.
     """
-    units = _kind_units(s)
+    if s["municipalities"]:
+        from sim.structure_data import kind_units
+
+        units, key_of = kind_units(s), _DATA_KIND_KEY
+    else:
+        units, key_of = _kind_units(s), _KIND_KEY
     for b in bundles:
         if not any(units[k] for k in b.settings):
-            keys = ", ".join(sorted({_KIND_KEY[k] for k in b.settings}))
+            keys = ", ".join(sorted({key_of[k] for k in b.settings}))
             raise InputError(f"{where}: {b.name}", f"applies only in {', '.join(b.settings)}, "
                              f"and the structure has no such units: set {keys} above 0 in "
                              "[structure], or drop the bundle")

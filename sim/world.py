@@ -19,7 +19,7 @@ from sim.mechanisms.influence import leader_weights
 from sim.networks.generators import generate_network
 from sim.networks.network import LAYERS, CollaborationNetwork
 from sim.networks.pathways import CarePathways, build_pathways
-from sim.population import KIND_CODE, ROLE_CODE, Population, generate_catchment
+from sim.population import KIND_CODE, ROLE_CODE, Population, generate_catchment, shared_context
 from sim.scenario import Scenario
 
 
@@ -121,8 +121,14 @@ def build_world(scenario: Scenario, seed: int) -> World:
         )
         dyads = None  # built from the loaded population in assemble_world
     else:
-        pop = generate_catchment(scenario.structure, scenario.parameters, seed)
+        if scenario.structure["municipalities"]:  # real municipalities, sized by ratios
+            from sim.structure_data import build_population
+
+            pop = build_population(scenario.structure, scenario.parameters, seed)
+        else:
+            pop = generate_catchment(scenario.structure, scenario.parameters, seed)
         dyads = build_pathways(pop, scenario, seed)  # care-pathway ties follow patient flows
         network = generate_network(pop, net, seed, dyads)
+    pop = shared_context(pop, scenario.parameters, seed)  # trust/municipality/org effects
     pop = apply_culture(pop, scenario, seed)  # [measurement] culture figures set the climate
     return assemble_world(pop, network, scenario, seed, dyads)
