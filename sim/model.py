@@ -152,6 +152,20 @@ class ImplementationModel(mesa.Model):
 
     # --- read-only views for agents, UI, recorder and outcomes ---------------------------------
     @property
+    def scenario(self) -> Scenario:
+        """The implsim scenario this run simulates.
+
+        Mesa's own ``Model.scenario`` setter gives the scenario a back-reference to the model;
+        on implsim's scenario that kept the last model (its arrays) alive for as long as the
+        scenario, and stopped the scenario from being copied (``with_overrides``) after a run.
+        """
+        return self._implsim_scenario
+
+    @scenario.setter
+    def scenario(self, scenario: Scenario) -> None:
+        self._implsim_scenario = scenario
+
+    @property
     def eligible(self) -> np.ndarray:
         """(N, B) who each bundle applies to."""
         return self.world.eligible

@@ -132,3 +132,23 @@ def test_profile_step_prints_the_time_of_every_phase():
     for p in PHASES:
         assert any(line.strip().split(maxsplit=1)[-1:] == [p.name] for line in out.splitlines()), \
             p.name
+
+
+def test_a_run_leaves_its_scenario_free_of_the_model():
+    """Mesa's scenario setter would give the scenario a reference to the model: not on ours."""
+    import gc
+    import weakref
+
+    from sim.model import ImplementationModel
+    from sim.scenario import load_scenario
+
+    sc = load_scenario(None)
+    sc.weeks = 2
+    model = ImplementationModel(sc)
+    model.run()
+    assert model.scenario is sc and not hasattr(sc, "model")
+    assert sc.with_overrides(parameters={"p_awareness": 0.1}).parameters["p_awareness"] == 0.1
+    ref = weakref.ref(model)
+    del model
+    gc.collect()
+    assert ref() is None  # nothing the caller keeps (the scenario) holds the model's arrays
