@@ -14,9 +14,12 @@ prints how many cases of each kind loaded and how many were refused.
 
 from __future__ import annotations
 
+import copy
 import csv
+import functools
 import io
 import math
+import os
 import shutil
 from collections import Counter
 from collections.abc import Callable
@@ -31,6 +34,8 @@ from hypothesis import strategies as st
 
 from sim.bundles.bundle import load_bundle_file
 from sim.calibrate import load_calibration
+from sim.calibrate.evidence import load_evidence
+from sim.calibrate.joint import load_joint
 from sim.calibrate.observed import read_adoption_times, read_aggregate
 from sim.calibrate.scenario_file import dumps
 from sim.errors import InputError
@@ -38,10 +43,11 @@ from sim.experiment import load_experiment
 from sim.networks.loaders import load_network
 from sim.scenario import load_scenario
 from sim.sensitivity import load_spec
+from sim.simulate import preflight
 
 REPO = Path(__file__).resolve().parent.parent
 #: Examples per file kind: the fast job, and the slow job (7 kinds x 450 = 3,150 cases).
-FAST_EXAMPLES = 12
+FAST_EXAMPLES = 40
 SLOW_EXAMPLES = 450
 
 # --- the corpus: shipped files, copied so relative references resolve ---------------------
@@ -74,13 +80,37 @@ def _load_observed(path: Path, seed_file: Path) -> Any:
     return read_aggregate(path)
 
 
+@functools.cache
+def _seed_structure(seed_file: Path) -> dict[str, Any]:
+    return load_scenario(seed_file).structure
+
+
+def _validate_scenario(path: Path, seed_file: Path) -> Any:
+    """What ``implsim validate`` does: load, then build the world (population, network, files
+    it names) when the structure is the seed's. A structure made larger is the resource
+    preflight's to refuse (issue 17), not a question of types."""
+    scenario = load_scenario(path)
+    if scenario.structure == _seed_structure(seed_file):
+        preflight(scenario)
+    return scenario
+
+
+def _load_calibration(path: Path, seed_file: Path) -> Any:
+    """A calibration to observed data, a joint calibration, or one evidence target of it."""
+    if seed_file.parent.name == "evidence":
+        return load_evidence(path)
+    if seed_file.name == "evidence_fit.toml":
+        return load_joint(path)
+    return load_calibration(path)
+
+
 MI = "sim/networks/data/medical_innovation"
 KINDS = {
     "scenario": Kind("scenario", ("scenarios/default.toml", "experiments/measurement.toml",
                                   "experiments/antibiotics_first.toml",
                                   "experiments/medical_innovation.toml",
                                   "calibration/scenarios/medication_review_learning_network.toml"),
-                     "toml", lambda p, s: load_scenario(p)),
+                     "toml", _validate_scenario),
     "bundle": Kind("bundle", ("bundles/antibiotic_stewardship.toml",
                               "bundles/medication_list_accuracy.toml",
                               "bundles/mental_health_patient_involvement.toml",
@@ -94,8 +124,12 @@ KINDS = {
     "sensitivity": Kind("sensitivity", ("experiments/sa_catchment.toml",), "toml",
                         lambda p, s: load_spec(p)),
     "calibration": Kind("calibration", ("calibration/medication_review_nursing_homes.toml",
-                                        "calibration/medical_innovation.toml"),
-                        "toml", lambda p, s: load_calibration(p)),
+                                        "calibration/medical_innovation.toml",
+                                        "calibration/evidence_fit.toml",
+                                        "calibration/evidence/wathne_2018_guideline_adherence.toml",
+                                        "calibration/evidence/forsetlund_2009_educational_"
+                                        "meetings.toml"),
+                        "toml", _load_calibration),
     "observed": Kind("observed", ("calibration/data/medication_review/indication_recorded.csv",
                                   f"{MI}/doctors.csv"), "csv", _load_observed),
 }
@@ -108,7 +142,9 @@ def corpus(tmp_path_factory) -> Path:
     shutil.copytree(REPO / "experiments", root / "experiments",
                     ignore=shutil.ignore_patterns("cluster"))
     shutil.copytree(REPO / "calibration", root / "calibration",
-                    ignore=shutil.ignore_patterns("posterior", "evidence"))
+                    ignore=shutil.ignore_patterns("posterior"))
+    (root / "calibration" / "fuzz-evidence").mkdir()
+    (root / "calibration" / "fuzz-evidence" / "designs").symlink_to("../evidence/designs")
     shutil.copytree(REPO / MI, root / MI)
     shutil.copytree(REPO / "sim" / "scenarios", root / "scenarios")
     shutil.copytree(REPO / "sim" / "bundles" / "data", root / "bundles")
@@ -138,7 +174,7 @@ SPECIAL = [[], {}, "", " ", "nan", "inf", "-1", -1, 0, 1, 2, 2**63 - 1, -(2**63)
            _nested(40)]
 
 WEIRD = st.one_of(
-    st.sampled_from(SPECIAL),
+    st.sampled_from(SPECIAL).map(copy.deepcopy),  # a copy: mutations edit what they insert
     st.integers(min_value=-(2**63), max_value=2**63 - 1),
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=40),
@@ -322,20 +358,31 @@ def text_mutation(draw: st.DrawFn, raw: bytes) -> bytes:
 COUNTS: dict[str, Counter] = {k: Counter() for k in KINDS}
 
 
+def fuzzed_path(seed_file: Path) -> Path:
+    """Where a mutated copy of ``seed_file`` is written: beside it, so relative paths resolve.
+
+    An evidence file goes to a directory of its own under its own name (its name must be its
+    file name, and the joint calibration reads every file of the evidence directory).
+    """
+    if seed_file.parent.name == "evidence":
+        return seed_file.parent.with_name("fuzz-evidence") / seed_file.name
+    return seed_file.with_name(f"fuzzed-{seed_file.name}")
+
+
 def check_one(kind: Kind, corpus: Path, seed_name: str, data: bytes) -> None:
     """Load ``data`` as a file of ``kind`` beside ``seed_name``: loads, or one line naming it."""
     seed_file = corpus / seed_name
-    path = seed_file.with_name(f"fuzzed-{seed_file.name}")
+    path = fuzzed_path(seed_file)
     path.write_bytes(data)
     try:
         kind.load(path, seed_file)
     except InputError as exc:
         message = str(exc)
         assert "\n" not in message and "\r" not in message, message
-        # The file at fault: the mutated one, or a file it names (the data file a calibration
-        # reads, say), given by its path at the start of the message.
+        # What is at fault: the mutated file, or a path it names that exists (the data file a
+        # calibration reads, a directory or device given as one), at the start of the message.
         named = message.split(": ")[0]
-        assert path.name in message or Path(named).is_file(), message
+        assert path.name in message or os.path.lexists(named), message
         COUNTS[kind.name]["refused"] += 1
     else:
         COUNTS[kind.name]["loaded"] += 1

@@ -138,7 +138,7 @@ def test_a_calibration_data_format_that_is_not_a_name(calibration, capsys, value
 def test_a_calibration_data_file_that_does_not_exist_names_the_field(calibration, capsys):
     _edit(calibration, "data/medication_review/indication_recorded.csv", "data/missing.csv")
     line = error(capsys, "calibrate", calibration, "--out", calibration.parent / "out")
-    assert f"{calibration}: data.indication.file: file " in line and "not found" in line
+    assert f"{calibration}: data.indication.file: file not found: " in line
 
 
 # --- nesting depth ------------------------------------------------------------------------
@@ -176,6 +176,20 @@ def test_a_named_pipe_is_refused_without_hanging(tmp_path, capsys, name):
         path.write_text(f'bundles = ["antibiotic_stewardship"]\n[network]\nfile = "{name}"\n')
         line = error(capsys, "validate", path)
     assert f"{fifo}: is a named pipe (FIFO), not a regular file" in line
+
+
+@pytest.mark.parametrize("content", [None, b"unit,teamwork_positive\x00\n", b"\xff\xfe,a\n"],
+                         ids=["named-pipe", "nul-byte", "not-utf8"])
+def test_a_culture_file_that_cannot_be_read_is_one_line(tmp_path, capsys, content):
+    culture = tmp_path / "saq.csv"
+    if content is None:
+        os.mkfifo(culture)
+    else:
+        culture.write_bytes(content)
+    path = tmp_path / "s.toml"
+    path.write_text(SCENARIO + '[measurement]\nculture_file = "saq.csv"\n')
+    line = error(capsys, "validate", path)
+    assert f"{culture}: " in line
 
 
 @pytest.mark.parametrize("target", ["/dev/zero", "fifo"])

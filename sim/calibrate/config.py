@@ -276,7 +276,7 @@ def _read_data(name: str, raw: Any, where: str, base_dir: Path,
         p = Path(table[key])
         p = p if p.is_absolute() else base_dir / p
         if not p.exists():  # name this file and field, not only the missing one
-            raise InputError(f"{where}.{key}", f"file {str(p)!r} not found (relative paths "
+            raise InputError(f"{where}.{key}", f"file not found: {str(p)!r} (relative paths "
                              "are relative to the calibration file)")
         return p
 
