@@ -165,12 +165,16 @@ def test_a_device_as_scenario_is_refused_before_reading(capsys):
     assert "/dev/zero: is a character device, not a regular file; give a scenario file" in line
 
 
-@pytest.mark.parametrize("name", ["s.toml", "s.csv"])
+@pytest.mark.parametrize("name", ["s.toml", "b.toml", "s.csv"])
 def test_a_named_pipe_is_refused_without_hanging(tmp_path, capsys, name):
     fifo = tmp_path / name
     os.mkfifo(fifo)
-    if name.endswith(".toml"):
+    if name == "s.toml":
         line = error(capsys, "validate", fifo)
+    elif name == "b.toml":  # a bundle file named by a scenario
+        path = tmp_path / "with-bundle.toml"
+        path.write_text(f'bundles = ["{name}"]\n')
+        line = error(capsys, "validate", path)
     else:  # a network edge list named by a scenario: read when the world is built
         path = tmp_path / "net.toml"
         path.write_text(f'bundles = ["antibiotic_stewardship"]\n[network]\nfile = "{name}"\n')
@@ -220,7 +224,12 @@ def test_a_file_that_grows_past_the_limit_while_read_is_refused(tmp_path, monkey
         inputfile.read_bytes(path, "scenario")
 
 
-def test_a_done_record_that_is_a_named_pipe_is_one_line(tmp_path, capsys):
+@pytest.mark.parametrize("damage, says", [
+    ("fifo", "is a named pipe (FIFO), not a regular file"),
+    ("[" * 100_000 + "]" * 100_000, "damaged done record"),
+    ("[" * 40 + "]" * 40, "tables or arrays are nested more than 32 deep"),
+], ids=["named-pipe", "nested-100000", "nested-40"])
+def test_a_done_record_that_cannot_be_read_is_one_line(tmp_path, capsys, damage, says):
     from test_store_faults import copy_store
 
     from sim.experiment import load_experiment, run_experiment
@@ -232,9 +241,12 @@ def test_a_done_record_that_is_a_named_pipe_is_one_line(tmp_path, capsys):
     out = copy_store(tmp_path / "ref", tmp_path / "out")
     record = out / "done" / "part-00000.json"
     record.unlink()
-    os.mkfifo(record)
+    if damage == "fifo":
+        os.mkfifo(record)
+    else:
+        record.write_text(damage)
     line = error(capsys, "report", out)
-    assert f"{record}: is a named pipe (FIFO), not a regular file" in line
+    assert f"{record}: {says}" in line
     assert "move it away to re-run chunk 0" in line
 
 
@@ -287,22 +299,28 @@ def test_a_graphml_weight_that_is_not_a_number_is_one_line(tmp_path):
         load_graphml(path)
 
 
-# --- a full disk --------------------------------------------------------------------------
+# --- a full disk, a read-only file system ---------------------------------------------------
 
 
-@pytest.fixture
-def full_disk(tmp_path) -> Iterator[Path]:
-    """A 16 KiB tmpfs: a run's tables do not fit (root only; skipped elsewhere)."""
-    mount = tmp_path / "full"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(mount)],
+@contextmanager
+def tmpfs(where: Path, size: str) -> Iterator[Path]:
+    """A real tmpfs of ``size`` mounted at ``where`` (root only; the test is skipped elsewhere)."""
+    where.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
                           capture_output=True)
     if done.returncode != 0:
         pytest.skip("cannot mount a tmpfs here (needs root)")
     try:
-        yield mount
+        yield where
     finally:
-        subprocess.run(["umount", str(mount)], check=True)
+        subprocess.run(["umount", str(where)], check=True)
+
+
+@pytest.fixture
+def full_disk(tmp_path) -> Iterator[Path]:
+    """A 16 KiB file system: a run's tables do not fit."""
+    with tmpfs(tmp_path / "full", "16k") as mount:
+        yield mount
 
 
 def test_a_run_on_a_full_disk_is_one_line(tmp_path, capsys, full_disk):
@@ -311,3 +329,27 @@ def test_a_run_on_a_full_disk_is_one_line(tmp_path, capsys, full_disk):
     line = error(capsys, "run", path, "--out", full_disk / "out", "--quiet", "--no-plots")
     assert "No space left on device; check that the output directory is writable and its " \
            "disk has space" in line
+
+
+def test_report_of_a_store_on_a_read_only_file_system_is_one_line(tmp_path, capsys):
+    from sim.experiment import load_experiment, run_experiment
+
+    (tmp_path / "s.toml").write_text(SCENARIO)
+    exp = tmp_path / "e.toml"
+    exp.write_text(EXPERIMENT.format(arm='strategy = "no extra support"'))
+    with tmpfs(tmp_path / "fs", "4m") as mount:
+        run_experiment(load_experiment(exp), mount / "store", serial=True, quiet=True)
+        subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
+        line = error(capsys, "report", mount / "store")
+    assert "cannot write the report (Read-only file system)" in line
+
+
+def test_run_into_an_existing_directory_on_a_read_only_file_system_is_one_line(tmp_path, capsys):
+    path = tmp_path / "s.toml"
+    path.write_text(SCENARIO)
+    with tmpfs(tmp_path / "fs", "1m") as mount:
+        (mount / "out").mkdir()
+        subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
+        line = error(capsys, "run", path, "--out", mount / "out", "--quiet")
+        assert sorted((mount / "out").iterdir()) == []
+    assert f"--out: cannot write into {mount / 'out'} (Read-only file system)" in line

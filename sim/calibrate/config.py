@@ -326,7 +326,7 @@ def calibration_from_dict(data: dict[str, Any], path: str, base_dir: Path) -> Ca
         scenario_path = Path(top["scenario"])
         scenario_path = (scenario_path if scenario_path.is_absolute()
                          else base_dir / scenario_path).resolve()
-        if not scenario_path.is_file():
+        if not scenario_path.exists():  # a directory or pipe: read_toml says
             raise InputError(f"{path}: scenario", f"scenario file {str(scenario_path)!r} not "
                              "found (relative paths are relative to the calibration file)")
     base = load_scenario(scenario_path)

@@ -247,7 +247,7 @@ def experiment_from_dict(data: dict[str, Any], path: str, base_dir: Path) -> Exp
         base = load_scenario(None)
     else:
         scen_path = Path(ref) if Path(ref).is_absolute() else base_dir / ref
-        if not scen_path.is_file():
+        if not scen_path.exists():  # a directory or pipe: read_toml says which
             raise InputError(f"{path}: scenario", f"scenario file {str(scen_path)!r} not found "
                              "(relative paths are relative to the experiment file)")
         base = load_scenario(scen_path)
