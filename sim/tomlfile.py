@@ -23,18 +23,18 @@ def read_toml(path: str | Path, what: str, label: str | None = None) -> dict[str
     """
     label = str(path) if label is None else label
     text = read_text(path, what, label, kind="toml")
-    return parse_toml(text, label)
+    return _parse(text, label)
 
 
-def parse_toml(text: str, label: str) -> dict[str, Any]:
+def _parse(text: str, label: str) -> dict[str, Any]:
     """Parse TOML text read from the file ``label`` (nesting bounded, one-line errors)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(label, f"not valid TOML: {exc}") from None
     except RecursionError:  # tomllib recurses per nested array or inline table
-        raise InputError(label, "not valid TOML here: arrays or inline tables are nested too "
-                         f"deep to read (implsim accepts at most {MAX_DEPTH} levels)") from None
+        raise InputError(label, "arrays or inline tables are nested too deep to read "
+                         f"(implsim accepts at most {MAX_DEPTH} levels)") from None
     check_depth(data, label)
     return data
 

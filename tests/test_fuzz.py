@@ -21,8 +21,10 @@ import io
 import math
 import os
 import shutil
+import signal
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,19 +49,23 @@ from sim.simulate import preflight
 
 REPO = Path(__file__).resolve().parent.parent
 #: Examples per file kind: the fast job, and the slow job (7 kinds x 450 = 3,150 cases).
-FAST_EXAMPLES = 40
+FAST_EXAMPLES = 25
 SLOW_EXAMPLES = 450
+#: A case taking longer than this (seconds) counts as a hang (the slow job averages < 0.2 s).
+CASE_SECONDS = 120
 
 # --- the corpus: shipped files, copied so relative references resolve ---------------------
 
 
 @dataclass(frozen=True)
 class Kind:
-    """One file kind: its seed files (relative to the corpus), format and loader."""
+    """One file kind: its seed files (relative to the corpus) and its loader.
+
+    A seed's suffix picks its mutations (TOML, CSV or GraphML).
+    """
 
     name: str
     seeds: tuple[str, ...]
-    form: str  # "toml", "csv" or "graphml"
     load: Callable[[Path, Path], Any]  # (mutated file, original seed) -> loaded object
 
 
@@ -86,9 +92,11 @@ def _seed_structure(seed_file: Path) -> dict[str, Any]:
 
 
 def _validate_scenario(path: Path, seed_file: Path) -> Any:
-    """What ``implsim validate`` does: load, then build the world (population, network, files
-    it names) when the structure is the seed's. A structure made larger is the resource
-    preflight's to refuse (issue 17), not a question of types."""
+    """What ``implsim validate`` does: load, then build the world when the structure is the seed's.
+
+    Building reads the files the scenario names (network, pathways, culture). A structure made
+    larger is the resource preflight's to refuse (issue 17), not a question of types.
+    """
     scenario = load_scenario(path)
     if scenario.structure == _seed_structure(seed_file):
         preflight(scenario)
@@ -110,18 +118,18 @@ KINDS = {
                                   "experiments/antibiotics_first.toml",
                                   "experiments/medical_innovation.toml",
                                   "calibration/scenarios/medication_review_learning_network.toml"),
-                     "toml", _validate_scenario),
+                     _validate_scenario),
     "bundle": Kind("bundle", ("bundles/antibiotic_stewardship.toml",
                               "bundles/medication_list_accuracy.toml",
                               "bundles/mental_health_patient_involvement.toml",
                               "bundles/central_line_infection.toml"),
-                   "toml", lambda p, s: load_bundle_file(p)),
+                   lambda p, s: load_bundle_file(p)),
     "network": Kind("network", (f"{MI}/nominations.csv", f"{MI}/doctors.csv",
-                                f"{MI}/network.graphml"), "mixed", _load_network),
+                                f"{MI}/network.graphml"), _load_network),
     "experiment": Kind("experiment", ("experiments/compare_support.toml",
                                       "experiments/antibiotics_first_transfer.toml"),
-                       "toml", lambda p, s: load_experiment(p)),
-    "sensitivity": Kind("sensitivity", ("experiments/sa_catchment.toml",), "toml",
+                       lambda p, s: load_experiment(p)),
+    "sensitivity": Kind("sensitivity", ("experiments/sa_catchment.toml",),
                         lambda p, s: load_spec(p)),
     "calibration": Kind("calibration", ("calibration/medication_review_nursing_homes.toml",
                                         "calibration/medical_innovation.toml",
@@ -129,9 +137,9 @@ KINDS = {
                                         "calibration/evidence/wathne_2018_guideline_adherence.toml",
                                         "calibration/evidence/forsetlund_2009_educational_"
                                         "meetings.toml"),
-                        "toml", _load_calibration),
+                        _load_calibration),
     "observed": Kind("observed", ("calibration/data/medication_review/indication_recorded.csv",
-                                  f"{MI}/doctors.csv"), "csv", _load_observed),
+                                  f"{MI}/doctors.csv"), _load_observed),
 }
 
 
@@ -358,6 +366,21 @@ def text_mutation(draw: st.DrawFn, raw: bytes) -> bytes:
 COUNTS: dict[str, Counter] = {k: Counter() for k in KINDS}
 
 
+@contextmanager
+def hang_fails(seconds: int = CASE_SECONDS) -> Iterator[None]:
+    """A case still loading after ``seconds`` raises (a hang is a failure, not a stuck job)."""
+    def expired(signum, frame):
+        raise TimeoutError(f"a case still loading after {seconds} s: a hang")
+
+    old = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
 def fuzzed_path(seed_file: Path) -> Path:
     """Where a mutated copy of ``seed_file`` is written: beside it, so relative paths resolve.
 
@@ -375,7 +398,8 @@ def check_one(kind: Kind, corpus: Path, seed_name: str, data: bytes) -> None:
     path = fuzzed_path(seed_file)
     path.write_bytes(data)
     try:
-        kind.load(path, seed_file)
+        with hang_fails():
+            kind.load(path, seed_file)
     except InputError as exc:
         message = str(exc)
         assert "\n" not in message and "\r" not in message, message

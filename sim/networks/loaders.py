@@ -289,10 +289,11 @@ def _check_weights(graph: nx.Graph, where: str) -> None:
     """
     for u, v, data in graph.edges(data=True):
         w = data.get("weight", 1)
-        if isinstance(w, bool) or not isinstance(w, int | float) or not math.isfinite(w) \
-                or w <= 0:
+        number = isinstance(w, int | float) and not isinstance(w, bool)
+        if not number or not math.isfinite(w) or w <= 0:
+            hint = "" if number else ' (declare its key attr.type="double")'
             raise InputError(f"{where}: weight", f"edge {u!r} -> {v!r}: weight must be a "
-                             f"positive number (declare it attr.type=\"double\"), got {w!r}")
+                             f"positive number{hint}, got {w!r}")
 
 
 def load_graphml(path: PathLike) -> nx.Graph | nx.DiGraph:
