@@ -4,6 +4,7 @@ Network edge lists and node tables, observed uptake and adoption times are all s
 a person wrote; they fail the same ways (missing, not UTF-8, a ragged row, a column named twice,
 a required column missing), so they are read in one place and the messages name the file, the
 row and line, the column and the fix. Cells and column names are stripped; blank lines skipped.
+The file itself passes :mod:`sim.inputfile` (a regular file within the size limit).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sim.errors import InputError
+from sim.inputfile import read_bytes
 
 
 @dataclass(frozen=True)
@@ -55,26 +57,23 @@ class Table:
                                  f"{', '.join(self.header) or 'none'})")
 
 
-def _text(path: Path, where: str, hint: str) -> str:
+def _text(path: Path, where: str, hint: str, kind: str) -> str:
+    data = read_bytes(path, "CSV", where, hint, kind=kind)
     try:
-        with path.open(encoding="utf-8-sig", newline="") as fh:
-            return fh.read()
-    except FileNotFoundError:
-        raise InputError(where, f"file not found{hint}") from None
-    except IsADirectoryError:
-        raise InputError(where, "is a directory; give a CSV file") from None
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError(where, f"is not UTF-8 text (byte {exc.start}); save it as UTF-8 "
                          "CSV") from None
-    except OSError as exc:
-        raise InputError(where, f"cannot be read: {exc.strerror or exc}") from None
 
 
-def read_csv(path: str | Path, hint: str = "") -> Table:
-    """Read the CSV file at ``path`` strictly; ``hint`` follows "file not found"."""
+def read_csv(path: str | Path, hint: str = "", kind: str = "csv") -> Table:
+    """Read the CSV file at ``path`` strictly; ``hint`` follows "file not found".
+
+    ``kind`` picks the size limit (:data:`sim.inputfile.LIMITS`: network files may be larger).
+    """
     path = Path(path)
     where = str(path)
-    text = _text(path, where, hint)
+    text = _text(path, where, hint, kind)
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     header: list[str] | None = None
     rows: list[Row] = []

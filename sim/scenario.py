@@ -115,8 +115,12 @@ class Scenario:
         """Names of the scenario's bundles, in order."""
         return [b.name for b in self.bundles]
 
-    def build_interventions(self, strategy: Strategy) -> list:
-        """Fresh intervention objects for one run of ``strategy``."""
+    def build_interventions(self, strategy: Strategy, where: str | None = None) -> list:
+        """Fresh intervention objects for one run of ``strategy``.
+
+        ``where`` names the strategy in errors (default: this scenario's strategy; an
+        experiment's arm names its own file and arm).
+        """
         # Imported here: the intervention classes pull in numpy-heavy run code (population,
         # pandas), which loading and editing a scenario does not need.
         from sim.interventions import make_intervention
@@ -124,18 +128,19 @@ class Scenario:
         out = []
         seen: dict[str, int] = {}
         for i, spec in enumerate(strategy.interventions):
-            where = f"{self.path}: strategies[{strategy.name!r}].interventions[{i}]"
-            iv = make_intervention(spec, where, self.bundle_names)
+            prefix = f"{self.path}: strategies[{strategy.name!r}]" if where is None else where
+            at = f"{prefix}.interventions[{i}]"
+            iv = make_intervention(spec, at, self.bundle_names)
             for b in iv.bundle_names:
                 launch = strategy.launch_week(b)
                 if launch is not None and iv.end_week < launch:
-                    raise InputError(f"{where}.end_week", f"the intervention ends (week "
+                    raise InputError(f"{at}.end_week", f"the intervention ends (week "
                                      f"{iv.end_week}) before {b!r} is launched (week {launch}) "
                                      "and would do nothing for it; move it or narrow its "
                                      "bundles")
             if iv.name in seen:
                 # The name keys the intervention's random streams and its cost line.
-                raise InputError(f"{where}.name", f"another intervention of this strategy "
+                raise InputError(f"{at}.name", f"another intervention of this strategy "
                                  f"(interventions[{seen[iv.name]}]) is already named "
                                  f"{iv.name!r}; give each a distinct name = \"...\"")
             seen[iv.name] = i

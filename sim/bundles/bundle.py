@@ -471,7 +471,7 @@ def resolve_bundle(ref: str | dict[str, Any], where: str, base_dir: Path | None 
         path = Path(ref)
         if not path.is_absolute() and base_dir is not None:
             path = base_dir / path
-        if not path.is_file():
+        if not path.exists():  # a directory or pipe: read_toml says which
             raise InputError(where, f"bundle file {str(path)!r} not found (relative paths are "
                              "relative to the scenario file)")
         return load_bundle_file(path)

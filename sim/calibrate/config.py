@@ -265,7 +265,7 @@ def _read_data(name: str, raw: Any, where: str, base_dir: Path,
         raise InputError(where, "must be a table with format = \"aggregate\" or "
                          "\"adoption_times\"")
     fmt = raw.get("format", "aggregate")
-    if fmt not in DATA:
+    if not isinstance(fmt, str) or fmt not in DATA:  # a list or table is not a format
         raise InputError(f"{where}.format", f"must be one of {', '.join(DATA)}, got {fmt!r}")
     table = DATA[fmt].resolve(raw, where)
 
@@ -274,7 +274,11 @@ def _read_data(name: str, raw: Any, where: str, base_dir: Path,
             raise InputError(f"{where}.{key}", "missing: give the file (relative to the "
                              "calibration file)")
         p = Path(table[key])
-        return p if p.is_absolute() else base_dir / p
+        p = p if p.is_absolute() else base_dir / p
+        if not p.exists():  # name this file and field, not only the missing one
+            raise InputError(f"{where}.{key}", f"file not found: {str(p)!r} (relative paths "
+                             "are relative to the calibration file)")
+        return p
 
     if fmt == "aggregate":
         return read_aggregate(path("file"))
@@ -322,7 +326,7 @@ def calibration_from_dict(data: dict[str, Any], path: str, base_dir: Path) -> Ca
         scenario_path = Path(top["scenario"])
         scenario_path = (scenario_path if scenario_path.is_absolute()
                          else base_dir / scenario_path).resolve()
-        if not scenario_path.is_file():
+        if not scenario_path.exists():  # a directory or pipe: read_toml says
             raise InputError(f"{path}: scenario", f"scenario file {str(scenario_path)!r} not "
                              "found (relative paths are relative to the calibration file)")
     base = load_scenario(scenario_path)

@@ -224,7 +224,8 @@ def evidence_from_dict(raw: dict[str, Any], where: str,
             or any(k not in ORG_KINDS for k in setting)):
         raise InputError(f"{where}: setting", f"must be a list of: {', '.join(ORG_KINDS)}")
     interventions = raw.get("interventions", [])
-    if not isinstance(interventions, list) or any(i not in REGISTRY for i in interventions):
+    if not isinstance(interventions, list) or any(not isinstance(i, str) or i not in REGISTRY
+                                                  for i in interventions):
         raise InputError(f"{where}: interventions", "must be a list of intervention types: "
                          f"{', '.join(sorted(REGISTRY))}")
     weeks = raw.get("follow_up_weeks")

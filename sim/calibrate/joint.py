@@ -154,8 +154,11 @@ def load_joint(path: str | Path) -> JointCalibration:
                 param.validate(float(value), f"{w}.{bound}")
             except InputError as exc:
                 raise InputError(f"{w}.{bound}", exc.message) from None
-        priors.append(Prior(key, table["prior"], float(low), float(high), table["mean"],
-                            table["sd"]))
+        try:
+            priors.append(Prior(key, table["prior"], float(low), float(high), table["mean"],
+                                table["sd"]))
+        except InputError as exc:  # the prior names only "fit KEY": name this file and table
+            raise InputError(w + exc.where.removeprefix(f"fit {key}"), exc.message) from None
     abc = ABC.resolve(raw.get("abc", {}), f"{where}: abc")
     settings = ABCSettings(abc["population"], abc["generations"], abc["quantile"],
                            abc["min_epsilon"], abc["min_acceptance"], abc["max_simulations"])

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import io
 import itertools
 import json
 from dataclasses import dataclass, field
@@ -51,6 +52,7 @@ from sim.errors import InputError
 from sim.experiment.contrast import parse_contrast
 from sim.factors import SECTIONS as FACTOR_SECTIONS
 from sim.factors import apply_point, parse_key
+from sim.inputfile import read_bytes
 from sim.params import P, ParamSet
 from sim.rng import child_seed, replicate_seeds
 from sim.scenario import Scenario, load_scenario, parse_strategy
@@ -165,6 +167,21 @@ def _overrides(raw: Any, where: str) -> dict[str, dict[str, Any]]:
     return raw
 
 
+def _overridden(scenario: Scenario, overrides: dict[str, dict[str, Any]],
+                where: str) -> Scenario:
+    """``scenario.with_overrides`` whose errors name this file's overrides, not the scenario.
+
+    Why: the scenario file is fine; the override written here is not.
+    """
+    try:
+        return scenario.with_overrides(**overrides)
+    except InputError as exc:
+        prefix = f"{scenario.path}: "
+        at = f"{where}.{exc.where[len(prefix):]}" if exc.where.startswith(prefix) \
+            else f"{where}: {exc.where}"
+        raise InputError(at, exc.message) from None
+
+
 def _factor_key(key: Any, where: str) -> str:
     return parse_key(key, where).key
 
@@ -178,7 +195,7 @@ def design_points(raw: Any, where: str, base_dir: Path) -> list[dict[str, Any]]:
     kind = raw.get("type")
     known = {"grid": {"type", "factors"}, "list": {"type", "points"},
              "file": {"type", "path"}}
-    if kind not in known:
+    if not isinstance(kind, str) or kind not in known:
         raise InputError(f"{where}.type", f"must be one of grid, list, file; got {kind!r}")
     extra = set(raw) - known[kind]
     if extra:
@@ -207,10 +224,11 @@ def design_points(raw: Any, where: str, base_dir: Path) -> list[dict[str, Any]]:
     if not isinstance(path, str):
         raise InputError(f"{where}.path", "must be a CSV file path (columns = factor names)")
     file = Path(path) if Path(path).is_absolute() else base_dir / path
-    try:
-        table = pd.read_csv(file)
-    except FileNotFoundError:
+    if not file.exists():
         raise InputError(f"{where}.path", f"file {str(file)!r} not found") from None
+    data = read_bytes(file, "design CSV", kind="csv")  # a regular file, size bounded
+    try:
+        table = pd.read_csv(io.BytesIO(data))
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise InputError(f"{where}.path", f"{file}: not a readable CSV ({exc})") from None
     for col in table.columns:
@@ -229,12 +247,12 @@ def experiment_from_dict(data: dict[str, Any], path: str, base_dir: Path) -> Exp
         base = load_scenario(None)
     else:
         scen_path = Path(ref) if Path(ref).is_absolute() else base_dir / ref
-        if not scen_path.is_file():
+        if not scen_path.exists():  # a directory or pipe: read_toml says which
             raise InputError(f"{path}: scenario", f"scenario file {str(scen_path)!r} not found "
                              "(relative paths are relative to the experiment file)")
         base = load_scenario(scen_path)
     common = _overrides(data.get("overrides"), f"{path}: overrides")
-    base = base.with_overrides(**common) if common else base
+    base = _overridden(base, common, f"{path}: overrides") if common else base
     if settings["weeks"]:
         base = copy.deepcopy(base)
         base.weeks = settings["weeks"]
@@ -258,6 +276,10 @@ def experiment_from_dict(data: dict[str, Any], path: str, base_dir: Path) -> Exp
             if unknown:
                 raise InputError(f"{where}.{sorted(unknown)[0]}", "an arm that names a strategy "
                                  "takes only name, strategy and overrides")
+            for key, value in (("strategy", ref_name), ("name", raw.get("name", ref_name))):
+                if not isinstance(value, str) or not value:
+                    raise InputError(f"{where}.{key}", f"must be a strategy name (a non-empty "
+                                     f"string), got {value!r}")
             if ref_name not in by_name:
                 raise InputError(f"{where}.strategy", f"no strategy {ref_name!r} in the base "
                                  f"scenario; it has: {', '.join(by_name)}")
@@ -268,9 +290,9 @@ def experiment_from_dict(data: dict[str, Any], path: str, base_dir: Path) -> Exp
         arm = copy.deepcopy(base)
         arm.strategies = [strategy]
         arm.comparator = ""  # an arm has one strategy; the experiment's baseline compares arms
-        arm.build_interventions(strategy)  # validate now
+        arm.build_interventions(strategy, where)  # validate now, naming this file and arm
         if arm_over:
-            arm = arm.with_overrides(**arm_over)
+            arm = _overridden(arm, arm_over, f"{where}.overrides")
         arms.append(arm)
         names.append(strategy.name)
     if len(set(names)) != len(names):

@@ -25,6 +25,7 @@ fingerprint of the experiment that wrote it, so runs of another experiment are r
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import json
@@ -45,6 +46,7 @@ import pyarrow.parquet as pq
 from sim import provenance
 from sim.errors import InputError
 from sim.experiment.design import Experiment, Run
+from sim.inputfile import check_depth, read_bytes
 
 TABLES = ("summary", "timeseries")
 #: The lock file of a store (or of any directory a batch writes into).
@@ -230,11 +232,11 @@ class ResultStore:
         if not self.root.is_dir():
             raise InputError(str(self.root), "is a file, not a results store: give the "
                              "directory `implsim experiment FILE --out DIR` wrote")
-        try:
-            manifest = json.loads(self.manifest_path.read_text())
-        except FileNotFoundError:
+        if not self.manifest_path.exists():
             raise InputError(str(self.root), "no experiment.json here: not an implsim results "
-                             "store (run `implsim experiment FILE --out DIR` first)") from None
+                             "store (run `implsim experiment FILE --out DIR` first)")
+        try:
+            manifest = _read_json(self.manifest_path, "store manifest")
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise InputError(str(self.manifest_path), f"damaged ({exc}); it cannot be "
                              "recovered automatically: restore it or start a new store") from None
@@ -334,11 +336,13 @@ class ResultStore:
                 raise InputError(str(rec), f"chunk {chunk} does not exist in this store (it has "
                                  f"{manifest.get('n_chunks')} chunks): move it out of the store")
             try:
-                entry = json.loads(rec.read_text())
+                entry = _read_json(rec, "done record")
             except (json.JSONDecodeError, UnicodeDecodeError):
                 raise InputError(str(rec), f"damaged done record; {again}") from None
             except OSError as exc:
                 raise InputError(str(rec), f"cannot be read ({exc.strerror}); {again}") from None
+            except InputError as exc:  # a pipe, a device, too large, nested too deep
+                raise InputError(str(rec), f"{exc.message}; {again}") from None
             problem = _record_problem(entry, chunk)
             if problem:
                 raise InputError(str(rec), f"damaged done record ({problem}); {again}")
@@ -427,6 +431,22 @@ class ResultStore:
                                  f"it and {self.record(c)} away to re-run chunk {c}") from None
         df = pd.concat(frames, ignore_index=True)
         return df.sort_values(["run_id"], kind="stable").reset_index(drop=True)
+
+
+def _read_json(path: Path, what: str) -> Any:
+    """A store record, read as every input file is (a regular file, size and depth bounded).
+
+    Why: a record swapped for a named pipe or a device must not hang or exhaust the reader.
+    A directory is an OSError as before (its callers say how to mend it).
+    """
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    try:
+        data = json.loads(read_bytes(path, what, kind="json"))
+    except RecursionError:
+        raise json.JSONDecodeError("nested too deep", "", 0) from None
+    check_depth(data, str(path))
+    return data
 
 
 def _span(ids: list[int]) -> str:

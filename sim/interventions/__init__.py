@@ -30,7 +30,7 @@ def make_intervention(spec: Any, where: str, bundle_names: list[str]) -> Interve
     if kind is None:
         raise InputError(f"{where}.type", f"missing; every intervention names its type, one "
                          f"of: {', '.join(sorted(REGISTRY))}")
-    if kind not in REGISTRY:
+    if not isinstance(kind, str) or kind not in REGISTRY:  # a list or table is not a name
         raise InputError(f"{where}.type", f"unknown intervention type {kind!r}; known types: "
                          f"{', '.join(sorted(REGISTRY))}")
     return REGISTRY[kind](spec, where, bundle_names)

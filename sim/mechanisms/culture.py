@@ -12,13 +12,13 @@ outcome (:mod:`sim.outcomes.culture`).
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from sim.csvfile import read_csv
 from sim.errors import InputError
 from sim.population import Population
 from sim.rng import stream
@@ -39,28 +39,28 @@ def read_culture_file(path: Path, unit_names: list[str], where: str
                          "the scenario file)")
     index = {n: i for i, n in enumerate(unit_names)}
     out: dict[int, tuple[float, float]] = {}
-    with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in _FILE_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise InputError(f"{path}", f"missing column {missing[0]!r}; columns must be "
-                             f"{', '.join(_FILE_COLUMNS)} (% positive, 0-100)")
-        for line, row in enumerate(reader, start=2):
-            unit = row["unit"]
-            if unit not in index:
-                raise InputError(f"{path}: line {line}", f"no unit named {unit!r}; examples: "
-                                 f"{', '.join(unit_names[:3])}")
-            vals = []
-            for col in _FILE_COLUMNS[1:]:
-                try:
-                    v = float(row[col])
-                except (TypeError, ValueError):
-                    v = float("nan")
-                if not 0.0 <= v <= 100.0:
-                    raise InputError(f"{path}: line {line}: {col}",
-                                     f"must be a % positive in [0, 100], got {row[col]!r}")
-                vals.append(v / 100.0)
-            out[index[unit]] = (vals[0], vals[1])
+    table = read_csv(path)  # strictly, through the one input-file opener (no pipes, devices)
+    missing = [c for c in _FILE_COLUMNS if c not in table.header]
+    if missing:
+        raise InputError(f"{path}", f"missing column {missing[0]!r}; columns must be "
+                         f"{', '.join(_FILE_COLUMNS)} (% positive, 0-100)")
+    for row in table.rows:
+        line, cells = row.line, row.cells
+        unit = cells["unit"]
+        if unit not in index:
+            raise InputError(f"{path}: line {line}", f"no unit named {unit!r}; examples: "
+                             f"{', '.join(unit_names[:3])}")
+        vals = []
+        for col in _FILE_COLUMNS[1:]:
+            try:
+                v = float(cells[col])
+            except (TypeError, ValueError):
+                v = float("nan")
+            if not 0.0 <= v <= 100.0:
+                raise InputError(f"{path}: line {line}: {col}",
+                                 f"must be a % positive in [0, 100], got {cells[col]!r}")
+            vals.append(v / 100.0)
+        out[index[unit]] = (vals[0], vals[1])
     return out
 
 

@@ -33,6 +33,7 @@ import networkx as nx
 
 from sim.csvfile import Row, read_csv
 from sim.errors import InputError
+from sim.inputfile import read_bytes
 
 __all__ = [
     "EDGE_COLUMNS",
@@ -92,7 +93,7 @@ def _column_values(values: list[str]) -> list[Any]:
 def _load_node_table(path: Path, id_column: str) -> dict[str, dict[str, Any]]:
     """Read a node table: ``{id: {attribute: value}}`` in file order."""
     where = str(path)
-    csv_table = read_csv(path)
+    csv_table = read_csv(path, kind="network")
     header, rows = csv_table.header, csv_table.rows
     if not header:
         raise InputError(
@@ -181,7 +182,7 @@ def load_edgelist_csv(
     where = str(edges_path)
     table = _load_node_table(Path(nodes), node_id_column) if nodes is not None else None
 
-    csv_table = read_csv(edges_path)
+    csv_table = read_csv(edges_path, kind="network")
     header, rows = csv_table.header, csv_table.rows
     if not header:
         if table is None:
@@ -281,6 +282,20 @@ def _simple_graph(multi: nx.MultiGraph | nx.MultiDiGraph) -> nx.Graph | nx.DiGra
     return graph
 
 
+def _check_weights(graph: nx.Graph, where: str) -> None:
+    """Every ``weight`` a GraphML file gives is a positive finite number, as in edge lists.
+
+    Why: a string or NaN weight would fail, or poison tie strengths, far from the file.
+    """
+    for u, v, data in graph.edges(data=True):
+        w = data.get("weight", 1)
+        number = isinstance(w, int | float) and not isinstance(w, bool)
+        if not number or not math.isfinite(w) or w <= 0:
+            hint = "" if number else ' (declare its key attr.type="double")'
+            raise InputError(f"{where}: weight", f"edge {u!r} -> {v!r}: weight must be a "
+                             f"positive number{hint}, got {w!r}")
+
+
 def load_graphml(path: PathLike) -> nx.Graph | nx.DiGraph:
     """Load a network from a GraphML file.
 
@@ -304,18 +319,16 @@ def load_graphml(path: PathLike) -> nx.Graph | nx.DiGraph:
     """
     file = Path(path)
     where = str(file)
+    data = read_bytes(file, "GraphML", where, kind="network")  # a regular file, size bounded
     try:
-        graph = nx.read_graphml(file, node_type=str)
-    except FileNotFoundError:
-        raise InputError(where, "file not found") from None
-    except IsADirectoryError:
-        raise InputError(where, "is a directory, expected a file") from None
+        graph = nx.parse_graphml(data, node_type=str)
     except ET.ParseError as exc:
         raise InputError(where, f"malformed XML: {exc}; expected a GraphML file") from None
     except OSError as exc:
         raise InputError(where, f"cannot be read: {exc.strerror or exc}") from None
     except (nx.NetworkXError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
         raise InputError(where, f"not valid GraphML: {exc}") from None
+    _check_weights(graph, where)
     if graph.is_multigraph():
         graph = _simple_graph(graph)
     graph.remove_edges_from(list(nx.selfloop_edges(graph)))

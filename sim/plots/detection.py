@@ -22,6 +22,8 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
+from sim.filenames import file_stem
+
 #: SPEC §11: national GTT share of admissions with ≥ 1 harm, 2010–2022 (lowest, highest).
 NATIONAL_GTT_RANGE = (0.119, 0.161)
 
@@ -159,10 +161,6 @@ def plot_detection(detection: pd.DataFrame, summary: pd.DataFrame, path: str | P
     return path
 
 
-def _safe(text: str) -> str:
-    return "".join(c if c.isalnum() else "_" for c in text)
-
-
 def plot_compliance_charts(audits: pd.DataFrame, m: dict[str, Any], folder: Path
                            ) -> list[str]:
     """One p-chart per strategy × unit × bundle of an audit table, read as ``[measurement]`` does.
@@ -181,7 +179,7 @@ def plot_compliance_charts(audits: pd.DataFrame, m: dict[str, Any], folder: Path
                                                       observed=True):
         c = chart(g["compliant"], g["audited"], m["audit_baseline_periods"], spec,
                   known_centre=float(g["true_compliance"].iloc[0]), periods=g["week"].to_numpy())
-        name = f"{_safe(f'{strategy}__{unit}__{bundle}')}.png"
+        name = f"{file_stem(f'{strategy}__{unit}__{bundle}')}.png"
         plot_spc(c, folder / name, title=f"{unit} — {bundle.replace('_', ' ')} — {strategy}")
         written.append(f"{folder.name}/{name}")
     return written
@@ -215,7 +213,7 @@ def plot_spc_examples(tables: dict[str, pd.DataFrame], scenario: Any, out: Path)
                                                                  observed=True):
             c = chart(g["records_harmed"], g["records"], m["gtt_baseline_months"], spec,
                       known_centre=float(g["true_share"].iloc[0]), periods=g["week"].to_numpy())
-            name = f"{_safe(f'{strategy}__{trust}__GTT')}.png"
+            name = f"{file_stem(f'{strategy}__{trust}__GTT')}.png"
             plot_spc(c, folder / name, title=f"{trust} — GTT harm share — {strategy}",
                      ylabel="admissions with ≥ 1 harm")
             written.append(f"measurement_spc/{name}")
