@@ -43,13 +43,16 @@ def throughput(runs: int, repeats: int) -> dict[str, float]:
         for label, kwargs in (("serial (in process)", {"serial": True}),
                               ("dask, 1 worker", {"workers": 1}),
                               ("dask, 2 workers", {"workers": 2})):
-            times = []
+            times, cpu = [], []
             for k in range(repeats):
                 out = Path(tmp) / f"{label.replace(' ', '_')}-{k}"
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 run_experiment(exp, out, quiet=True, **kwargs)
                 times.append(time.perf_counter() - t0)
+                cpu.append(time.process_time() - c0)
             results[label] = statistics.median(times)
+            if kwargs.get("serial"):  # all the work is in this process: its CPU time is the cost
+                results["serial CPU s"] = statistics.median(cpu)
     return results
 
 
@@ -57,7 +60,12 @@ def report(results: dict[str, float], runs: int) -> None:
     """Print the table of wall times, runs per second and the 2-worker scaling."""
     print(f"{'mode':22s} {'wall s':>8s} {'runs/s':>8s}")
     for label, t in results.items():
-        print(f"{label:22s} {t:8.2f} {runs / t:8.2f}")
+        if label != "serial CPU s":
+            print(f"{label:22s} {t:8.2f} {runs / t:8.2f}")
+    if "serial CPU s" in results:
+        cpu = results["serial CPU s"]
+        print(f"serial CPU time: {cpu:.2f} s ({cpu / runs:.3f} CPU s per run; what a run costs "
+              "on an idle core)")
     one, two = results["dask, 1 worker"], results["dask, 2 workers"]
     print(f"scaling efficiency of 2 workers: {one / two / 2:.0%} (speed-up {one / two:.2f}×; "
           f"wall times include starting the cluster)")
