@@ -197,7 +197,13 @@ care boundary. The GTT counts ICU stays as somatic hospital stays."""
 SPECIALIST_KINDS = ("hospital", "mental_health", "icu")
 ROLES = ("nurse", "physician", "care_worker", "pharmacist", "therapist", "manager")
 LEVELS = ("unit", "organisation", "municipality", "trust", "kind", "system")
-"""Levels of the time series, finest first (:mod:`sim.outcomes.recorder` aggregates them)."""
+"""Levels of the time series recorded by default, finest first (:mod:`sim.outcomes.recorder`
+aggregates them)."""
+ALL_LEVELS = ("unit", "organisation", "municipality", "trust", "region", "kind", "system")
+"""Every level, finest first: :data:`LEVELS` and the opt-in ``region`` (the regional health
+authority of each trust), recorded only when ``[output] levels`` names it, so the tables of a
+scenario that does not ask for it keep their level categories (:func:`sim.outcomes.recorder.
+level_categories`)."""
 
 
 # --- Behaviour of staff: the mechanisms of SPEC §5 ---------------------------------------------

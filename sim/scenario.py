@@ -16,7 +16,7 @@ from typing import Any
 from sim.bundles import Bundle, resolve_bundle
 from sim.bundles.bundle import check_harm_budget
 from sim.errors import InputError
-from sim.params import LEVELS, MEASUREMENT, MODEL, NETWORK, PATIENTS, STRUCTURE, P, ParamSet
+from sim.params import ALL_LEVELS, MEASUREMENT, MODEL, NETWORK, PATIENTS, STRUCTURE, P, ParamSet
 from sim.tomlfile import read_toml
 
 DEFAULT_SCENARIO = Path(__file__).parent / "scenarios" / "default.toml"
@@ -42,9 +42,11 @@ OUTPUT = ParamSet(
     "What the run records.",
     (
         P("unit_level", True, "Record every unit, not only organisation kinds and the system."),
-        P("levels", list(LEVELS[:-1]), "Levels recorded besides the system (always recorded): "
-          "unit rows also need unit_level; national runs leave out unit and organisation.",
-          kind="list[str]", choices=LEVELS[:-1]),
+        P("levels", [lv for lv in ALL_LEVELS[:-1] if lv != "region"],
+          "Levels recorded besides the system (always recorded): "
+          "unit rows also need unit_level; national runs leave out unit and organisation; "
+          "region (each trust's regional health authority) only when named.",
+          kind="list[str]", choices=ALL_LEVELS[:-1]),
         P("elements", True, "Record each element's performance (elements.parquet), at the "
           "same levels as the time series."),
         P("every_weeks", 1, "Record every n-th week (the last week is always recorded).",

@@ -17,7 +17,7 @@ from sim.errors import InputError
 from sim.model import ImplementationModel
 from sim.outcomes import audit, observe
 from sim.outcomes.proctor import summarise
-from sim.params import LEVELS
+from sim.outcomes.recorder import level_categories, recorded_levels
 from sim.rng import replicate_seeds
 from sim.scenario import Scenario
 from sim.world import World, build_world
@@ -123,7 +123,8 @@ def _tidy(ts: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
     """Fixed categories for the text columns (a no-op when they already have them)."""
     for column, categories in (("strategy", [s.name for s in scenario.strategies]),
                                ("bundle", scenario.bundle_names),
-                               ("level", list(LEVELS))):
+                               ("level", level_categories(
+                                   recorded_levels(scenario.output)))):
         dtype = pd.CategoricalDtype(categories)
         if ts[column].dtype != dtype:
             ts[column] = pd.Categorical(ts[column].astype(str), categories=categories)

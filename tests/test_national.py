@@ -1,0 +1,87 @@
+"""Real Norway in the outputs (issue 18): trusts and health authorities by name, the region level.
+
+A structure built from data names its trusts and their regional health authorities in every
+table; the region level aggregates exactly to the system like the others (re-aggregated with
+the helpers of tests/test_levels.py); a generated catchment keeps "Trust t" and deals its trusts
+out to "Region r" in turn.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from small_worlds import Small
+from test_levels import check_aggregates, level_arrays
+
+from sim.params import ALL_LEVELS
+from sim.scenario import scenario_from_dict
+from sim.simulate import run
+from sim.world import build_world
+
+HEADER = "municipality_id,name,county_id,county,regional_health_authority,population\n"
+# Two counties of two authorities: one trust each by the county rule.
+MUNICIPALITIES = HEADER + "\n".join([
+    "5601,Alta,56,Finnmark,Helse Nord,21500",
+    "5634,Vardø,56,Finnmark,Helse Nord,1900",
+    "1507,Ålesund,15,Møre og Romsdal,Helse Midt-Norge,67000",
+    "1515,Herøy,15,Møre og Romsdal,Helse Midt-Norge,9000",
+]) + "\n"
+
+
+def small_run(structure: dict, base: Path, levels=ALL_LEVELS[:-1]) -> Small:
+    data = {"name": "named", "weeks": 3, "seed": 5, "structure": structure,
+            "bundles": ["antibiotic_stewardship", "medication_list_accuracy"],
+            "output": {"levels": list(levels)},
+            "strategies": [{"name": "support", "interventions": [
+                {"type": "training", "start_week": 1, "end_week": 3, "coverage": 0.9}]}]}
+    sc = scenario_from_dict(data, "named.toml", base)
+    world = build_world(sc, sc.seed)
+    result = run(sc, sc.seed)
+    return Small(sc, world.pop, world.eligible_per_unit.astype(np.float64), world.element_bundle,
+                 result.timeseries, result.elements, result.summary)
+
+
+def entities(small: Small, level: str) -> list[str]:
+    ts = small.timeseries
+    rows = ts[(ts["level"] == level) & (ts["week"] == 0) & (ts["bundle"] == ts["bundle"].iloc[0])]
+    return list(rows["entity"].astype(str))
+
+
+def test_a_data_built_structure_names_its_trusts_and_authorities(tmp_path):
+    (tmp_path / "m.csv").write_text(MUNICIPALITIES, encoding="utf-8")
+    small = small_run({"municipalities": "m.csv"}, tmp_path)
+    pop = small.pop
+    assert entities(small, "trust") == pop.trust_name
+    assert not any(n.startswith("Trust ") for n in pop.trust_name)
+    assert entities(small, "region") == ["Helse Midt-Norge", "Helse Nord"]
+    assert "Finnmark specialist services" in entities(small, "municipality")
+    assert "Finnmark hospital" in entities(small, "organisation")
+    for level in ("trust", "region"):  # by name, aggregating exactly to the system
+        names, rows = level_arrays(small, level)
+        check_aggregates(small, rows, names, level, "unit")
+    names, rows = level_arrays(small, "region")
+    check_aggregates(small, rows, names, "region", "trust")
+    _, system = level_arrays(small, "system")
+    check_aggregates(small, system, ["all"], "system", "region")
+
+
+def test_a_generated_catchment_keeps_its_names_and_deals_trusts_to_regions():
+    structure = {"hospital_trusts": 3, "regions": 2, "wards_per_trust": 1,
+                 "mental_health_units_per_trust": 0, "municipalities_per_trust": 1,
+                 "nursing_homes_per_municipality": 1, "home_care_teams_per_municipality": 0,
+                 "gp_practices_per_municipality": 1}
+    small = small_run(structure, Path.cwd())
+    assert entities(small, "trust") == ["Trust 1", "Trust 2", "Trust 3"]
+    assert small.pop.trust_region == ["Region 1", "Region 2", "Region 1"]
+    assert entities(small, "region") == ["Region 1", "Region 2"]
+
+
+def test_region_is_opt_in_and_leaves_the_level_categories_as_they_were():
+    structure = {"hospital_trusts": 2, "wards_per_trust": 1, "municipalities_per_trust": 1,
+                 "nursing_homes_per_municipality": 1, "gp_practices_per_municipality": 1}
+    default = small_run(structure, Path.cwd(), levels=["trust"])
+    assert "region" not in list(default.timeseries["level"].cat.categories)
+    with_region = small_run(structure, Path.cwd(), levels=["trust", "region"])
+    assert list(with_region.timeseries["level"].cat.categories) == list(ALL_LEVELS)
+    assert set(with_region.timeseries["level"].astype(str)) == {"trust", "region", "system"}
