@@ -64,6 +64,7 @@ def write_run(result: RunResult, scenario: Scenario, out: str | Path, *, seed: i
 def _write_tables(result: RunResult, scenario: Scenario, out: Path, seed: int,
                   spc_units: Sequence[str]) -> list[Slot]:
     """Write every table now; return the files in manifest order, figures as slots to fill."""
+    from sim.outcomes.icc import icc_table
     from sim.outcomes.recorder import level_summary
     from sim.outcomes.statistics import compare_arms
 
@@ -97,6 +98,10 @@ def _write_tables(result: RunResult, scenario: Scenario, out: Path, seed: int,
     result.summary.to_csv(out / "summary.csv", index=False)
     level_summary(result.timeseries).to_csv(out / "levels.csv", index=False)
     slots: list[Slot] = ["timeseries.parquet", "summary.csv", "levels.csv", uptake]
+    if len(result.clusters):
+        icc_table(result.clusters, seed).to_csv(out / "icc.csv", index=False)
+        slots.append("icc.csv")
+
     if len(result.elements):
         result.elements.to_parquet(out / "elements.parquet", index=False)
         slots += ["elements.parquet", elements]

@@ -51,6 +51,10 @@ OUTPUT = ParamSet(
           "same levels as the time series."),
         P("every_weeks", 1, "Record every n-th week (the last week is always recorded).",
           unit="weeks", low=1, high=520),
+        P("icc_weeks", [], "Weeks at which icc.csv gives the between-municipality and "
+          "between-trust intra-cluster correlation of unit compliance and adoption (recorded "
+          "weeks only; empty: the last week).", kind="list[int]", unit="weeks", low=0,
+          high=520),
     ),
 )
 
@@ -235,6 +239,12 @@ def scenario_from_dict(data: dict[str, Any], path: str, base_dir: Path) -> Scena
         measurement=sections["measurement"] if "measurement" in data else None,
         comparator=top["comparator"],
     )
+    every, last = scenario.output["every_weeks"], scenario.weeks
+    for w in scenario.output["icc_weeks"]:
+        if w > last or (w % every and w != last):
+            raise InputError(f"{path}: output.icc_weeks", f"week {w} is not recorded; recorded "
+                             f"are weeks 0 to {last} every {every} (output.every_weeks) and "
+                             "the last")
     if scenario.comparator and scenario.comparator not in seen_names:
         raise InputError(f"{path}: comparator", f"no strategy named {scenario.comparator!r}; "
                          f"strategies: {', '.join(s.name for s in strategies)}")
