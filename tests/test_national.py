@@ -85,3 +85,40 @@ def test_region_is_opt_in_and_leaves_the_level_categories_as_they_were():
     with_region = small_run(structure, Path.cwd(), levels=["trust", "region"])
     assert list(with_region.timeseries["level"].cat.categories) == list(ALL_LEVELS)
     assert set(with_region.timeseries["level"].astype(str)) == {"trust", "region", "system"}
+
+
+def test_results_per_municipality_carry_inhabitants_size_class_and_authority(tmp_path):
+    from sim.outcomes.municipalities import municipality_results, size_class
+    from sim.outputs import write_run
+
+    (tmp_path / "m.csv").write_text(MUNICIPALITIES, encoding="utf-8")
+    small = small_run({"municipalities": "m.csv"}, tmp_path)
+    table = municipality_results(small.timeseries, small.scenario.structure)
+    assert len(table) == 4 * 2  # every municipality once per strategy and bundle
+    alta = table[(table["municipality"] == "Alta")].iloc[0]
+    assert alta["inhabitants"] == 21500 and alta["size_class"] == "20–100k"
+    assert alta["regional_health_authority"] == "Helse Nord"
+    ts = small.timeseries
+    want = ts[(ts["level"] == "municipality") & (ts["week"] == 3) & (ts["entity"] == "Alta")
+              & (ts["bundle"] == alta["bundle"])]["compliance"].mean()
+    assert alta["compliance"] == want
+    assert list(size_class(np.array([215, 1999, 2000, 5000, 20000, 99999, 100000]))) == [
+        "< 2k", "< 2k", "2–5k", "5–20k", "20–100k", "20–100k", "> 100k"]
+    result = run(small.scenario, 5)
+    files = write_run(result, small.scenario, tmp_path / "out", seed=5, replicates=1)
+    assert {"municipalities.csv", "municipalities.png"} <= set(files)
+    # a generated catchment has no inhabitants: neither file
+    generated = small_run({"hospital_trusts": 1, "municipalities_per_trust": 2}, Path.cwd())
+    assert municipality_results(generated.timeseries, generated.scenario.structure).empty
+
+
+def test_the_national_scenario_is_real_norway():
+    from sim.scenario import load_scenario
+
+    sc = load_scenario(Path(__file__).resolve().parents[1] / "experiments" / "national.toml")
+    pop = build_world(sc, sc.seed).pop
+    assert len(pop.municipality_name) == 357 and len(pop.trust_name) == 20
+    assert sorted(set(pop.trust_region)) == ["Helse Midt-Norge", "Helse Nord", "Helse Sør-Øst",
+                                             "Helse Vest"]
+    assert 140_000 < pop.n_staff < 170_000
+    assert {"municipality", "trust", "region"} <= set(sc.output["levels"])
