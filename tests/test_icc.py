@@ -80,6 +80,10 @@ def test_the_table_gives_the_mean_icc_and_an_interval_that_holds_the_truth():
                      for _, p in synthetic_sums(0.5, 2).groupby("replicate")]
     assert row["icc"] == pytest.approx(np.mean(per_replicate))
     assert row["icc_sd_replicates"] == pytest.approx(np.std(per_replicate, ddof=1))
+    few = synthetic_sums(0.5, 3)
+    row = icc_table(few[few["n"].index % 60 < 4], seed=1).iloc[0]  # 4 clusters: no interval
+    assert np.isfinite(row["icc"]) and np.isnan(row["icc_lo"]) and np.isnan(row["icc_hi"])
+    assert "no interval" in row["method"]
 
 
 def scenario(sd: float, seed: int, weeks: int = 104, **output):

@@ -17,13 +17,15 @@ Observations are the units where the bundle applies (NaN compliance: left out), 
 municipal services (specialist units serve every municipality of their trust and are left out);
 between trusts: every unit. ``kind`` "all" pools the kinds of unit, so where kinds differ in
 compliance the mix matters: municipalities with the same mix (a generated catchment) give a
-negative ICC, real ones with different mixes a positive one even without shared causes; the
+negative ICC, real ones with different mixes a positive one even without shared causes (as
+do colleagues' influence within a municipality's network and its shared hospital ties); the
 rows of one organisation kind (nursing homes between municipalities, say) are the figure for a
 trial of that kind of unit. Only recorded weeks can be asked for (``[output] icc_weeks``,
 default the last week).
 
 Interval: a percentile bootstrap over clusters (``ICC_DRAWS`` resamples of the clusters with
-replacement, within each replicate, stream ``icc``); the statistic is the mean over replicates
+replacement, within each replicate, stream ``icc``; none with fewer than
+``MIN_BOOTSTRAP_CLUSTERS`` clusters); the statistic is the mean over replicates
 of each replicate's ICC, so with replicates the interval is that of the mean ICC of one
 realisation of the structure, and the row's ``icc_sd_replicates`` shows how much realisations
 differ. The interval does not assume normal outcomes, which compliance (bounded, often 0) is not.
@@ -48,6 +50,9 @@ ICC_LEVELS = ("municipality", "trust")
 ICC_METRICS = ("compliance", "adoption")
 ICC_DRAWS = 1000  # bootstrap resamples: the 2.5% and 97.5% points are stable to ~0.01 (assumption)
 CONFIDENCE = 0.95
+#: Fewer clusters than this give no interval: resampling 2 or 3 clusters (two trusts, say) says
+#: nothing about the spread (assumption).
+MIN_BOOTSTRAP_CLUSTERS = 5
 _KEYS = ("strategy", "bundle", "level", "kind", "metric", "week")
 
 
@@ -155,10 +160,12 @@ def icc_table(sums: pd.DataFrame, seed: int, draws: int = ICC_DRAWS) -> pd.DataF
             ks.append(len(n))
         boot /= len(reps)
         tail = (1 - CONFIDENCE) / 2
-        lo, hi = (np.nanquantile(boot, [tail, 1 - tail]) if np.isfinite(boot).sum() > 1
+        enough = min(ks) >= MIN_BOOTSTRAP_CLUSTERS
+        lo, hi = (np.nanquantile(boot, [tail, 1 - tail]) if enough and np.isfinite(boot).sum() > 1
                   else (np.nan, np.nan))
         out.append([*key, len(reps), float(np.mean(ks)), float(np.mean(sizes)),
                     float(np.mean(per_rep)), float(lo), float(hi),
                     float(np.std(per_rep, ddof=1)) if len(per_rep) > 1 else np.nan,
-                    "ANOVA ICC(1); percentile cluster bootstrap"])
+                    "ANOVA ICC(1); percentile cluster bootstrap" if enough else
+                    f"ANOVA ICC(1); no interval (< {MIN_BOOTSTRAP_CLUSTERS} clusters)"])
     return pd.DataFrame(out, columns=cols)
