@@ -8,9 +8,12 @@ out to "Region r" in turn.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import pytest
 from small_worlds import Small
 from test_levels import check_aggregates, level_arrays
 
@@ -97,7 +100,7 @@ def test_results_per_municipality_carry_inhabitants_size_class_and_authority(tmp
     assert len(table) == 4 * 2  # every municipality once per strategy and bundle
     alta = table[(table["municipality"] == "Alta")].iloc[0]
     assert alta["inhabitants"] == 21500 and alta["size_class"] == "20–100k"
-    assert alta["regional_health_authority"] == "Helse Nord"
+    assert alta["regional_health_authority"] == "Helse Nord" and alta["trust"] == "Finnmark"
     ts = small.timeseries
     want = ts[(ts["level"] == "municipality") & (ts["week"] == 3) & (ts["entity"] == "Alta")
               & (ts["bundle"] == alta["bundle"])]["compliance"].mean()
@@ -122,3 +125,48 @@ def test_the_national_scenario_is_real_norway():
                                              "Helse Vest"]
     assert 140_000 < pop.n_staff < 170_000
     assert {"municipality", "trust", "region"} <= set(sc.output["levels"])
+
+
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+
+
+def test_the_implement_it_setting_is_two_trusts_of_real_municipalities():
+    import csv
+
+    from sim.scenario import load_scenario
+    from sim.structure_data import SHIPPED_DIR
+
+    sc = load_scenario(EXPERIMENTS / "implement_it.toml")
+    pop = build_world(sc, sc.seed).pop
+    assert pop.trust_name == ["Helse Bergen", "Helse Fonna"]
+    assert pop.trust_region == ["Helse Vest", "Helse Vest"]
+    assert len(pop.municipality_name) == 34
+    assert {"Bergen", "Voss", "Haugesund", "Stord", "Ullensvang"} <= set(pop.municipality_name)
+    listed = list(csv.DictReader((EXPERIMENTS / "data" / "municipalities_implement_it_2025.csv")
+                                 .open(encoding="utf-8")))
+    norway = {r["municipality_id"]: r for r in csv.DictReader(
+        (SHIPPED_DIR / "norway_2025.csv").open(encoding="utf-8"))}
+    for row in listed:  # a subset of the national file, unchanged but for the trust column
+        assert {k: v for k, v in row.items() if k != "trust"} == norway[row["municipality_id"]]
+    assert [sum(r["trust"] == t for r in listed) for t in pop.trust_name] == [18, 16]
+    strategies = [s.name for s in sc.strategies]
+    assert strategies == ["no extra support", "Implement-it support package"]
+    assert sc.bundle_names == ["antibiotic_stewardship", "medication_list_accuracy",
+                               "deteriorating_patient", "mental_health_patient_involvement"]
+
+
+@pytest.mark.slow
+def test_the_implement_it_setting_runs_and_writes_its_figure_and_iccs(tmp_path):
+    from sim.outputs import write_run
+    from sim.scenario import load_scenario
+    from sim.simulate import run_replicates
+
+    sc = dataclasses.replace(load_scenario(EXPERIMENTS / "implement_it.toml"), weeks=20)
+    result = run_replicates(sc, sc.seed, 2)
+    files = write_run(result, sc, tmp_path, seed=sc.seed, replicates=2)
+    assert {"icc.csv", "municipalities.csv", "municipalities.png"} <= set(files)
+    icc = pd.read_csv(tmp_path / "icc.csv")
+    rows = icc[(icc["level"] == "municipality") & (icc["kind"] == "all")]
+    assert (rows["n_clusters"] == 34).all()
+    assert rows.groupby("strategy")["icc"].count().min() > 0  # NaN only where nothing varies
+    assert rows["icc"].dropna().between(-1, 1).all()

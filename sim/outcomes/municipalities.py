@@ -34,18 +34,20 @@ def municipality_results(timeseries: pd.DataFrame, structure: dict[str, Any]) ->
     """Per strategy × bundle × municipality: its last-week outcomes and who it is.
 
     Empty unless the structure is built from data and the municipality level is recorded.
-    Columns: strategy, bundle, municipality, county, regional_health_authority, inhabitants,
+    Columns: strategy, bundle, municipality, county, trust, regional_health_authority, inhabitants,
     size_class, replicates, then adoption, compliance, fidelity, penetration (mean over
     replicates).
     """
     if not structure.get("municipalities") or not (timeseries["level"] == "municipality").any():
         return pd.DataFrame()
-    from sim.structure_data import read_municipalities, source_path
+    from sim.structure_data import assign_trusts, read_municipalities, source_path
 
-    munis = pd.DataFrame([{"municipality": m.name, "county": m.county,
+    data = read_municipalities(source_path(structure["municipalities"]))
+    trust_of = {i: t.name for t in assign_trusts(data, structure["trust_population"])
+                for i in t.members}
+    munis = pd.DataFrame([{"municipality": m.name, "county": m.county, "trust": trust_of[i],
                            "regional_health_authority": m.authority,
-                           "inhabitants": m.population}
-                          for m in read_municipalities(source_path(structure["municipalities"]))])
+                           "inhabitants": m.population} for i, m in enumerate(data)])
     last = timeseries["week"].max()
     rows = timeseries[(timeseries["level"] == "municipality") & (timeseries["week"] == last)]
     rows = rows.assign(municipality=rows["entity"].astype(str))
@@ -55,6 +57,6 @@ def municipality_results(timeseries: pd.DataFrame, structure: dict[str, Any]) ->
            .reset_index())
     out = out.merge(munis, on="municipality", how="left")
     out["size_class"] = size_class(out["inhabitants"].to_numpy())
-    first = ["strategy", "bundle", "municipality", "county", "regional_health_authority",
-             "inhabitants", "size_class", "replicates"]
+    first = ["strategy", "bundle", "municipality", "county", "trust",
+             "regional_health_authority", "inhabitants", "size_class", "replicates"]
     return out[[*first, *SERIES]]

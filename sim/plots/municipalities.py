@@ -2,9 +2,9 @@
 
 A map-free view of :func:`sim.outcomes.municipalities.municipality_results`: one row of panels
 per bundle; on the left the municipalities grouped by size class (inhabitants), on the right by
-health authority; per group and strategy a box (quartiles, whiskers 1.5 IQR) over the
-municipalities' points. Points are spread sideways by their rank in the group (no random
-jitter), so the same results give the same picture.
+health authority (by trust when all are in one authority); per group and strategy a box
+(quartiles, whiskers 1.5 IQR) over the municipalities' points. Points are spread sideways by
+their rank in the group (no random jitter), so the same results give the same picture.
 """
 
 from __future__ import annotations
@@ -21,15 +21,18 @@ from sim.outcomes.catalogue import OUTCOMES
 
 def plot_municipalities(results: pd.DataFrame, path: str | Path, title: str = "",
                         metric: str = "compliance") -> Path:
-    """Draw ``metric`` per municipality by size class and by authority, one row per bundle."""
+    """Draw ``metric`` per municipality by size class and by authority (or trust), per bundle."""
     bundles = list(dict.fromkeys(results["bundle"].astype(str)))
     strategies = list(dict.fromkeys(results["strategy"].astype(str)))
     fig = Figure(figsize=(13.5, 2.9 * len(bundles) + 0.8))
     axes = fig.subplots(len(bundles), 2, squeeze=False, sharey=True,
                         gridspec_kw={"width_ratios": [5, 4]})
     colours = colormaps["tab10"]
-    groupings = (("size_class", list(results["size_class"].cat.categories), "inhabitants"),
-                 ("regional_health_authority", _authorities(results), "regional health authority"))
+    authorities = _authorities(results)
+    right = (("regional_health_authority", authorities, "regional health authority")
+             if len(authorities) > 1 else
+             ("trust", list(dict.fromkeys(results["trust"].astype(str))), "hospital trust"))
+    groupings = (("size_class", list(results["size_class"].cat.categories), "inhabitants"), right)
     for r, bundle in enumerate(bundles):
         rows = results[results["bundle"].astype(str) == bundle]
         for c, (column, groups, label) in enumerate(groupings):
