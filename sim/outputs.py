@@ -64,6 +64,8 @@ def write_run(result: RunResult, scenario: Scenario, out: str | Path, *, seed: i
 def _write_tables(result: RunResult, scenario: Scenario, out: Path, seed: int,
                   spc_units: Sequence[str]) -> list[Slot]:
     """Write every table now; return the files in manifest order, figures as slots to fill."""
+    from sim.outcomes.icc import icc_table
+    from sim.outcomes.municipalities import municipality_results
     from sim.outcomes.recorder import level_summary
     from sim.outcomes.statistics import compare_arms
 
@@ -87,6 +89,12 @@ def _write_tables(result: RunResult, scenario: Scenario, out: Path, seed: int,
                       types())
         return ["elements.png"]
 
+    def municipalities_png() -> list[str]:
+        from sim.plots.municipalities import plot_municipalities
+
+        plot_municipalities(by_municipality, out / "municipalities.png", scenario.name)
+        return ["municipalities.png"]
+
     def comparison_png() -> list[str]:
         from sim.plots.comparison import plot_comparison
 
@@ -97,6 +105,13 @@ def _write_tables(result: RunResult, scenario: Scenario, out: Path, seed: int,
     result.summary.to_csv(out / "summary.csv", index=False)
     level_summary(result.timeseries).to_csv(out / "levels.csv", index=False)
     slots: list[Slot] = ["timeseries.parquet", "summary.csv", "levels.csv", uptake]
+    if len(result.clusters):
+        icc_table(result.clusters, seed).to_csv(out / "icc.csv", index=False)
+        slots.append("icc.csv")
+    by_municipality = municipality_results(result.timeseries, scenario.structure)
+    if len(by_municipality):
+        by_municipality.to_csv(out / "municipalities.csv", index=False)
+        slots += ["municipalities.csv", municipalities_png]
     if len(result.elements):
         result.elements.to_parquet(out / "elements.parquet", index=False)
         slots += ["elements.parquet", elements]

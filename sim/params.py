@@ -25,8 +25,9 @@ FITTED = ("joint calibration to the evidence set (calibration/posterior/evidence
 class Param:
     """One declared parameter.
 
-    ``kind`` is one of ``float``, ``int``, ``bool``, ``str``, ``list[str]``. ``low``/``high`` bound
-    numbers (inclusive); ``choices`` restrict strings (and each item of a string list).
+    ``kind`` is one of ``float``, ``int``, ``bool``, ``str``, ``list[str]``, ``list[int]``.
+    ``low``/``high`` bound numbers and each item of an integer list (inclusive); ``choices``
+    restrict strings (and each item of a string list).
     """
 
     name: str
@@ -73,6 +74,10 @@ class Param:
             return f"{word} in [{lo}, {hi}]" + (f" ({self.unit})" if self.unit else "")
         if self.kind == "bool":
             return "true or false"
+        if self.kind == "list[int]":
+            return (f"a list of integers in [{'-inf' if self.low is None else int(self.low)}, "
+                    f"{'inf' if self.high is None else int(self.high)}]"
+                    + (f" ({self.unit})" if self.unit else ""))
         if self.choices:
             opts = ", ".join(repr(c) for c in self.choices)
             return ("a list of " if self.kind == "list[str]" else "one of ") + opts
@@ -107,6 +112,13 @@ class Param:
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise bad
             if self.choices and any(v not in self.choices for v in value):
+                raise bad
+            return list(value)
+        if self.kind == "list[int]":
+            if not isinstance(value, list) or any(
+                    isinstance(v, bool) or not isinstance(v, int)
+                    or (self.low is not None and v < self.low)
+                    or (self.high is not None and v > self.high) for v in value):
                 raise bad
             return list(value)
         raise TypeError(f"unknown parameter kind {self.kind!r}")  # declaration bug, not input
@@ -197,7 +209,13 @@ care boundary. The GTT counts ICU stays as somatic hospital stays."""
 SPECIALIST_KINDS = ("hospital", "mental_health", "icu")
 ROLES = ("nurse", "physician", "care_worker", "pharmacist", "therapist", "manager")
 LEVELS = ("unit", "organisation", "municipality", "trust", "kind", "system")
-"""Levels of the time series, finest first (:mod:`sim.outcomes.recorder` aggregates them)."""
+"""Levels of the time series recorded by default, finest first (:mod:`sim.outcomes.recorder`
+aggregates them)."""
+ALL_LEVELS = ("unit", "organisation", "municipality", "trust", "region", "kind", "system")
+"""Every level, finest first: :data:`LEVELS` and the opt-in ``region`` (the regional health
+authority of each trust), recorded only when ``[output] levels`` names it, so the tables of a
+scenario that does not ask for it keep their level categories (:func:`sim.outcomes.recorder.
+level_categories`)."""
 
 
 # --- Behaviour of staff: the mechanisms of SPEC §5 ---------------------------------------------

@@ -64,8 +64,9 @@ class Population:
     org_municipality: np.ndarray | None = None
     municipality_name: list[str] = field(default_factory=list)  # by municipality index
     municipality_trust: np.ndarray | None = None  # (M,) int32: trust of each municipality
-    # Names of trusts and of the regional health authority each belongs to, by trust index, for
-    # a structure built from data (sim.structure_data); empty for a generated one.
+    # Names of trusts and of the regional health authority each belongs to, by trust index: a
+    # structure built from data (sim.structure_data) has both; a generated catchment only
+    # regions ("Region r"; its trusts are "Trust t", sim.outcomes.recorder.trust_names).
     trust_name: list[str] = field(default_factory=list)
     trust_region: list[str] = field(default_factory=list)
 
@@ -257,7 +258,9 @@ def generate_catchment(structure: dict[str, Any], params: dict[str, Any], seed: 
     return populate(rng, params, Layout(
         org_name=org_name, org_kind=org_kind, org_trust=org_trust, org_municipality=org_muni,
         municipality_name=muni_name, municipality_trust=muni_trust, unit_name=unit_name,
-        unit_org=unit_org, unit_size=unit_size, unit_kind=unit_kind_name))
+        unit_org=unit_org, unit_size=unit_size, unit_kind=unit_kind_name,
+        # trusts stay unnamed ("Trust t" in outputs); they are dealt out to regions in turn
+        trust_region=[f"Region {t % s['regions'] + 1}" for t in range(s["hospital_trusts"])]))
 
 
 @dataclass

@@ -16,7 +16,7 @@ from typing import Any
 from sim.bundles import Bundle, resolve_bundle
 from sim.bundles.bundle import check_harm_budget
 from sim.errors import InputError
-from sim.params import LEVELS, MEASUREMENT, MODEL, NETWORK, PATIENTS, STRUCTURE, P, ParamSet
+from sim.params import ALL_LEVELS, MEASUREMENT, MODEL, NETWORK, PATIENTS, STRUCTURE, P, ParamSet
 from sim.tomlfile import read_toml
 
 DEFAULT_SCENARIO = Path(__file__).parent / "scenarios" / "default.toml"
@@ -42,13 +42,19 @@ OUTPUT = ParamSet(
     "What the run records.",
     (
         P("unit_level", True, "Record every unit, not only organisation kinds and the system."),
-        P("levels", list(LEVELS[:-1]), "Levels recorded besides the system (always recorded): "
-          "unit rows also need unit_level; national runs leave out unit and organisation.",
-          kind="list[str]", choices=LEVELS[:-1]),
+        P("levels", [lv for lv in ALL_LEVELS[:-1] if lv != "region"],
+          "Levels recorded besides the system (always recorded): "
+          "unit rows also need unit_level; national runs leave out unit and organisation; "
+          "region (each trust's regional health authority) only when named.",
+          kind="list[str]", choices=ALL_LEVELS[:-1]),
         P("elements", True, "Record each element's performance (elements.parquet), at the "
           "same levels as the time series."),
         P("every_weeks", 1, "Record every n-th week (the last week is always recorded).",
           unit="weeks", low=1, high=520),
+        P("icc_weeks", [], "Weeks at which icc.csv gives the between-municipality and "
+          "between-trust intra-cluster correlation of unit compliance and adoption (recorded "
+          "weeks only; empty: the last week).", kind="list[int]", unit="weeks", low=0,
+          high=520),
     ),
 )
 
@@ -238,6 +244,12 @@ def scenario_from_dict(data: dict[str, Any], path: str, base_dir: Path) -> Scena
         measurement=sections["measurement"] if "measurement" in data else None,
         comparator=top["comparator"],
     )
+    every, last = scenario.output["every_weeks"], scenario.weeks
+    for w in scenario.output["icc_weeks"]:
+        if w > last or (w % every and w != last):
+            raise InputError(f"{path}: output.icc_weeks", f"week {w} is not recorded; recorded "
+                             f"are weeks 0 to {last} every {every} (output.every_weeks) and "
+                             "the last")
     if scenario.comparator and scenario.comparator not in seen_names:
         raise InputError(f"{path}: comparator", f"no strategy named {scenario.comparator!r}; "
                          f"strategies: {', '.join(s.name for s in strategies)}")

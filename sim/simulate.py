@@ -15,9 +15,9 @@ import pandas as pd
 
 from sim.errors import InputError
 from sim.model import ImplementationModel
-from sim.outcomes import audit, observe
+from sim.outcomes import audit, icc, observe
 from sim.outcomes.proctor import summarise
-from sim.params import LEVELS
+from sim.outcomes.recorder import level_categories, recorded_levels
 from sim.rng import replicate_seeds
 from sim.scenario import Scenario
 from sim.world import World, build_world
@@ -39,6 +39,9 @@ class RunResult:
     measurement: dict[str, pd.DataFrame] = field(default_factory=dict)
     #: Element performance per unit and level (``[output] elements``; empty when off).
     elements: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: Per strategy × replicate × bundle × level × metric × week × cluster: the sums the ICC
+    #: needs (:func:`sim.outcomes.icc.cluster_sums`; ``icc.csv``: :func:`icc_table`).
+    clusters: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def preflight(scenario: Scenario, seed: int | None = None) -> World:
@@ -70,7 +73,8 @@ def run(scenario: Scenario, seed: int, replicate: int = 0,
     """Run every strategy of ``scenario`` once with run seed ``seed``."""
     world = build_world(scenario, seed)
     spc_idx = check_units(world, spc_units, "--spc-units") if spc_units else []
-    series, summaries, spc, elements = [], [], [], []
+    series, summaries, spc, elements, clusters = [], [], [], [], []
+    icc_weeks = scenario.output["icc_weeks"] or [scenario.weeks]
     measured: list[dict[str, pd.DataFrame]] = []
     for strategy in scenario.strategies:
         model = ImplementationModel(scenario, strategy, seed, world)
@@ -84,6 +88,9 @@ def run(scenario: Scenario, seed: int, replicate: int = 0,
             elements.append(_label(el, _strategy_column(scenario, strategy.name, len(el)),
                                    replicate, seed))
         summaries.append(_label(summarise(model), strategy.name, replicate, seed))
+        clusters.append(_label(icc.cluster_sums(model.recorder, world.pop,
+                                                world.eligible_per_unit, scenario.bundle_names,
+                                                icc_weeks), strategy.name, replicate, seed))
         series.append(_label(ts, _strategy_column(scenario, strategy.name, len(ts)), replicate,
                              seed))
         if spc_idx:  # the [measurement] audit of these units (sim.outcomes.audit)
@@ -99,7 +106,8 @@ def run(scenario: Scenario, seed: int, replicate: int = 0,
                      pd.concat(summaries, ignore_index=True),
                      pd.concat(spc, ignore_index=True) if spc else pd.DataFrame(),
                      observe.concat(measured),
-                     pd.concat(elements, ignore_index=True) if elements else pd.DataFrame())
+                     pd.concat(elements, ignore_index=True) if elements else pd.DataFrame(),
+                     pd.concat(clusters, ignore_index=True))
 
 
 def _strategy_column(scenario: Scenario, name: str, n: int) -> pd.Categorical:
@@ -123,7 +131,8 @@ def _tidy(ts: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
     """Fixed categories for the text columns (a no-op when they already have them)."""
     for column, categories in (("strategy", [s.name for s in scenario.strategies]),
                                ("bundle", scenario.bundle_names),
-                               ("level", list(LEVELS))):
+                               ("level", level_categories(
+                                   recorded_levels(scenario.output)))):
         dtype = pd.CategoricalDtype(categories)
         if ts[column].dtype != dtype:
             ts[column] = pd.Categorical(ts[column].astype(str), categories=categories)
@@ -144,4 +153,5 @@ def run_replicates(scenario: Scenario, root_seed: int, replicates: int,
                      pd.concat(spc, ignore_index=True) if spc else pd.DataFrame(),
                      observe.concat([r.measurement for r in results]),
                      _tidy(pd.concat(elements, ignore_index=True), scenario) if elements
-                     else pd.DataFrame())
+                     else pd.DataFrame(),
+                     pd.concat([r.clusters for r in results], ignore_index=True))

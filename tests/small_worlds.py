@@ -16,7 +16,7 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 from sim.bundles import shipped_bundles
-from sim.params import MODEL
+from sim.params import ALL_LEVELS, MODEL
 from sim.population import Population
 from sim.scenario import Scenario, scenario_from_dict
 from sim.simulate import run
@@ -78,7 +78,7 @@ def small_scenarios(draw) -> dict:
     return {
         "name": "small", "weeks": 6, "seed": draw(st.integers(0, 2**16)),
         "structure": structure, "bundles": bundles, "parameters": parameters,
-        "output": {"every_weeks": draw(st.sampled_from([1, 3]))},
+        "output": {"every_weeks": draw(st.sampled_from([1, 3])), "levels": list(ALL_LEVELS[:-1])},
         "strategies": [{"name": "support", "interventions": [
             {"type": "training", "start_week": 1, "end_week": 4, "coverage": 0.9}]}],
     }
@@ -96,16 +96,20 @@ def run_small(data: dict) -> Small:
 def entity_of_unit(pop: Population, level: str) -> list[str]:
     """Each unit's entity name at ``level``, derived here from the population (not the recorder).
 
-    Municipality: the municipality of a municipal unit, "Trust t specialist services" for the
-    hospital and mental-health units (the generated structures give every municipal unit one).
+    Trust: the structure's name of the trust, "Trust t" for a generated one. Municipality: the
+    municipality of a municipal unit, "<trust> specialist services" for the hospital and
+    mental-health units (the generated structures give every municipal unit one).
     """
-    trust = [f"Trust {t + 1}" for t in pop.unit_trust]
+    names = pop.trust_name or [f"Trust {t + 1}" for t in range(int(pop.unit_trust.max()) + 1)]
+    trust = [names[t] for t in pop.unit_trust]
     if level == "unit":
         return list(pop.unit_name)
     if level == "organisation":
         return [pop.org_name[o] for o in pop.unit_org]
     if level == "trust":
         return trust
+    if level == "region":  # the trust's region as the population names it
+        return [pop.trust_region[t] for t in pop.unit_trust]
     if level == "municipality":
         return [pop.municipality_name[m] if m >= 0 else f"{t} specialist services"
                 for m, t in zip(pop.unit_municipality, trust, strict=True)]

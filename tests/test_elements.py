@@ -18,7 +18,7 @@ from small_worlds import cube, entity_of_unit, run_small, small_scenarios
 from sim.bundles import shipped_bundles
 from sim.bundles.bundle import bundle_from_dict
 from sim.errors import InputError
-from sim.params import LEVELS
+from sim.params import ALL_LEVELS
 from sim.scenario import scenario_from_dict
 from sim.simulate import run
 
@@ -42,7 +42,7 @@ def arrays(small, level: str):
 def test_element_rows_are_consistent_with_bundle_compliance(data):
     small = run_small(data)
     eb = small.element_bundle
-    assert set(small.elements["level"].astype(str)) == set(LEVELS)
+    assert set(small.elements["level"].astype(str)) == set(ALL_LEVELS)
     _, comp, perf = arrays(small, "unit")
     # in each unit: compliance is the product of the applicable elements (NaN: none applies)
     for b in range(len(small.scenario.bundles)):
@@ -53,7 +53,7 @@ def test_element_rows_are_consistent_with_bundle_compliance(data):
         ok = applies.any(axis=2)
         np.testing.assert_allclose(comp[:, :, b][ok], product[ok], rtol=2e-6, atol=1e-7)
     unit_perf = perf
-    for level in LEVELS:
+    for level in ALL_LEVELS:
         names, comp, perf = arrays(small, level)
         of_unit = entity_of_unit(small.pop, level)
         for g, name in enumerate(names):

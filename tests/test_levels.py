@@ -18,10 +18,10 @@ from small_worlds import cube, entity_of_unit, run_small, small_scenarios
 
 from sim.errors import InputError
 from sim.outcomes.recorder import level_summary
-from sim.params import LEVELS
+from sim.params import ALL_LEVELS, LEVELS
 from sim.scenario import scenario_from_dict
 
-AGGREGATES = ("organisation", "municipality", "trust", "kind")
+AGGREGATES = ("organisation", "municipality", "trust", "region", "kind")
 METRICS = ("adoption", "compliance", "fidelity", "penetration")
 
 
@@ -84,7 +84,7 @@ def check_aggregates(small, upper: dict[str, np.ndarray], names: list[str], leve
 @given(data=small_scenarios())
 def test_every_level_aggregates_exactly_to_the_system_and_to_its_units(data):
     small = run_small(data)
-    assert set(small.timeseries["level"].astype(str)) == set(LEVELS)
+    assert set(small.timeseries["level"].astype(str)) == set(ALL_LEVELS)
     system_names, system = level_arrays(small, "system")
     assert system_names == ["all"]
     for level in AGGREGATES:
@@ -98,6 +98,8 @@ def test_every_level_aggregates_exactly_to_the_system_and_to_its_units(data):
     check_aggregates(small, rows, names, "municipality", "organisation")
     names, rows = level_arrays(small, "trust")
     check_aggregates(small, rows, names, "trust", "municipality")
+    names, rows = level_arrays(small, "region")
+    check_aggregates(small, rows, names, "region", "trust")
 
 
 def load(structure: dict, output: dict | None = None):

@@ -1,8 +1,8 @@
 """Shared causes of context (issue 18): trust, municipality and organisation random effects.
 
-The intra-cluster correlation (one-way ANOVA ICC(1), estimated here) of the units' adoption and
-compliance between municipalities rises with the municipality effect's SD and is consistent
-with 0 without it.
+The intra-cluster correlation (one-way ANOVA ICC(1), :func:`sim.outcomes.icc.icc`) of the
+units' adoption and compliance between municipalities rises with the municipality effect's SD
+and is consistent with 0 without it.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sim.outcomes.icc import icc
 from sim.params import MODEL
 from sim.population import generate_catchment, shared_context
 from sim.scenario import scenario_from_dict
@@ -26,18 +27,6 @@ GP_ONLY = {"wards_per_trust": 0, "mental_health_units_per_trust": 0,
            "municipalities_per_trust": 40, "nursing_homes_per_municipality": 0,
            "home_care_teams_per_municipality": 0, "gp_practices_per_municipality": 5,
            "staff_per_gp_practice": 30}
-
-
-def icc(values: np.ndarray, groups: np.ndarray) -> float:
-    """One-way ANOVA intra-cluster correlation ICC(1), unequal cluster sizes."""
-    labels, of = np.unique(groups, return_inverse=True)
-    k, n = len(labels), len(values)
-    sizes = np.bincount(of)
-    means = np.bincount(of, values) / sizes
-    msb = (sizes * (means - values.mean()) ** 2).sum() / (k - 1)
-    msw = ((values - means[of]) ** 2).sum() / (n - k)
-    n0 = (n - (sizes**2).sum() / n) / (k - 1)
-    return float((msb - msw) / (msb + (n0 - 1) * msw))
 
 
 def logit(x: np.ndarray) -> np.ndarray:

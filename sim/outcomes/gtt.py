@@ -52,6 +52,7 @@ import numpy as np
 import pandas as pd
 
 from sim.outcomes import harm
+from sim.outcomes.recorder import trust_names
 from sim.population import KIND_CODE, Population
 
 SEVERITIES = ("E", "F", "G", "H", "I")
@@ -82,12 +83,13 @@ def hospital_flows(pop: Population, census: np.ndarray, los_days: float) -> list
     """One flow per hospital trust with at least one somatic hospital (or ICU) unit."""
     kind = pop.unit_kind
     trust = pop.org_trust[pop.unit_org]
+    names = trust_names(pop)
     out = []
     for t in np.unique(trust):
         units = np.flatnonzero((trust == t) & np.isin(kind, SOMATIC_CODES))
         adm = census[units] * 7.0 / los_days
         if len(units) and adm.sum() > 0:
-            out.append(HospitalFlow(f"Trust {int(t) + 1}", units, adm, los_days / 7.0))
+            out.append(HospitalFlow(names[int(t)], units, adm, los_days / 7.0))
     return out
 
 

@@ -17,11 +17,12 @@ the system row with the same weights:
   wherever an element applies with its bundle, bundle compliance ≤ element performance holds at
   every level as it does in each unit.
 
-Levels (:data:`sim.params.LEVELS`): ``unit``; ``organisation``; ``municipality``: each
-municipality's municipal services, plus per trust one entity "Trust t specialist services" for its
-hospital and mental-health units, which serve every municipality of the catchment, so that the
-municipality level, like every other, partitions the units; ``trust`` ("Trust t"); ``kind``;
-``system`` ("all").
+Levels (:data:`sim.params.ALL_LEVELS`): ``unit``; ``organisation``; ``municipality``: each
+municipality's municipal services, plus per trust one entity "<trust> specialist services" for
+its hospital and mental-health units, which serve every municipality of the catchment, so that
+the municipality level, like every other, partitions the units; ``trust`` (the trust's name from
+the structure's data, "Trust t" for a generated catchment: :func:`trust_names`); ``region`` (the
+trust's regional health authority, opt-in: :func:`region_names`); ``kind``; ``system`` ("all").
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ import pandas as pd
 
 from sim.mechanisms.collective import implemented
 from sim.outcomes.catalogue import SERIES
-from sim.params import LEVELS, ORG_KINDS, SPECIALIST_KINDS
+from sim.params import ALL_LEVELS, LEVELS, ORG_KINDS, SPECIALIST_KINDS
 
 if TYPE_CHECKING:
     from sim.bundles import Bundle
@@ -100,6 +101,7 @@ class Recorder:
         levels = recorded_levels(output)
         groups = groupings(pop, levels)
         entities, code = _entities(pop, levels, groups)
+        cats = level_categories(levels)
         elig = eligible.astype(np.float64)  # double-precision weights: levels add up exactly
         frames = []
         if "unit" in levels:
@@ -110,13 +112,13 @@ class Recorder:
             frames.append(_frame("unit", code(pop.unit_name), entities, self.weeks,
                                  {"bundle": (bundle_names, np.arange(len(bundle_names)))},
                                  dict(zip(METRICS, (adoption, self.compliance, self.fidelity,
-                                                    pen), strict=True))))
+                                                    pen), strict=True)), cats))
         for g in groups:
             agg = g.apply(lambda sel: _pool(self.users[:, sel], self.compliance[:, sel],
                                             self.fidelity[:, sel], elig[sel], threshold))
             frames.append(_frame(g.level, code(g.names), entities, self.weeks,
                                  {"bundle": (bundle_names, np.arange(len(bundle_names)))},
-                                 {m: agg[m] for m in METRICS}))
+                                 {m: agg[m] for m in METRICS}, cats))
         system = frames[-1]  # groupings end with the system
         system["cost"] = self.cost.reshape(-1)
         system["harm_averted"] = self.harm_averted.reshape(-1)
@@ -135,6 +137,7 @@ class Recorder:
         levels = recorded_levels(output)
         groups = groupings(pop, levels)
         entities, code = _entities(pop, levels, groups)
+        cats = level_categories(levels)
         elements = [e for b in bundles for e in b.elements]
         names = list(dict.fromkeys(e.name for e in elements))
         columns = {"bundle": ([b.name for b in bundles], element_bundle),
@@ -143,24 +146,46 @@ class Recorder:
         frames = []
         if "unit" in levels:
             frames.append(_frame("unit", code(pop.unit_name), entities, self.weeks, columns,
-                                 {"performance": self.element}))
+                                 {"performance": self.element}, cats))
         for g in groups:
             perf = g.apply(lambda sel: {"p": _weighted_mean(self.element[:, sel], weight[sel])})
             frames.append(_frame(g.level, code(g.names), entities, self.weeks, columns,
-                                 {"performance": perf["p"]}))
+                                 {"performance": perf["p"]}, cats))
         out = pd.concat(frames, ignore_index=True)
         return _with_indicators(out, elements)
 
 
 def recorded_levels(output: Mapping[str, Any]) -> tuple[str, ...]:
-    """The levels a run records, in :data:`LEVELS` order: ``[output] levels`` and the system.
+    """The levels a run records, in :data:`ALL_LEVELS` order: ``[output] levels`` and the system.
 
     Unit rows need ``unit_level`` too (the older switch, kept: false leaves them out).
     """
     chosen = set(output.get("levels", LEVELS[:-1]))
     if not output.get("unit_level", True):
         chosen.discard("unit")
-    return tuple(lv for lv in LEVELS if lv in chosen or lv == "system")
+    return tuple(lv for lv in ALL_LEVELS if lv in chosen or lv == "system")
+
+
+def level_categories(levels: Sequence[str]) -> list[str]:
+    """The categories of a table's ``level`` column.
+
+    :data:`LEVELS` unless an opt-in level (``region``) is recorded, then :data:`ALL_LEVELS`: the
+    tables of a scenario that does not ask for it are as they were, bit for bit.
+    """
+    return list(ALL_LEVELS if set(levels) - set(LEVELS) else LEVELS)
+
+
+def trust_names(pop: Population) -> list[str]:
+    """Each trust's name: the structure's data names them, a generated catchment's are "Trust t"."""
+    if pop.trust_name:
+        return list(pop.trust_name)
+    return [f"Trust {t + 1}" for t in range(int(pop.org_trust.max()) + 1 if len(pop.org_trust)
+                                             else 0)]
+
+
+def region_names(pop: Population) -> list[str]:
+    """Each trust's regional health authority ("Region r" generated; a loaded network: "all")."""
+    return list(pop.trust_region) or ["all"] * len(trust_names(pop))
 
 
 @dataclass(frozen=True)
@@ -187,16 +212,25 @@ class Grouping:
 
 
 def groupings(pop: Population, levels: Sequence[str]) -> list[Grouping]:
-    """The aggregate levels among ``levels``, in :data:`LEVELS` order, ending with the system."""
-    trust_names = [f"Trust {t + 1}" for t in range(int(pop.unit_trust.max()) + 1)]
+    """The aggregate levels among ``levels``, in :data:`ALL_LEVELS` order, then the system."""
+    trusts = trust_names(pop)
     make = {
         "organisation": lambda: _used("organisation", list(pop.org_name), pop.unit_org),
-        "municipality": lambda: _municipalities(pop, trust_names),
-        "trust": lambda: _used("trust", trust_names, pop.unit_trust),
+        "municipality": lambda: _municipalities(pop, trusts),
+        "trust": lambda: _used("trust", trusts, pop.unit_trust),
+        "region": lambda: _regions(pop),
         "kind": lambda: _used("kind", list(ORG_KINDS), pop.unit_kind),
         "system": lambda: Grouping("system", ["all"], np.zeros(pop.n_units, np.int64)),
     }
-    return [make[lv]() for lv in LEVELS[1:] if lv in levels or lv == "system"]
+    return [make[lv]() for lv in ALL_LEVELS[1:] if lv in levels or lv == "system"]
+
+
+def _regions(pop: Population) -> Grouping:
+    """Units by their trust's regional health authority, in the order authorities first appear."""
+    regions = region_names(pop)
+    names = list(dict.fromkeys(regions))
+    of_trust = np.asarray([names.index(r) for r in regions], np.int64)
+    return _used("region", names, of_trust[pop.unit_trust])
 
 
 def _used(level: str, names: list[str], of_unit: np.ndarray) -> Grouping:
@@ -265,7 +299,7 @@ def _pool(users: np.ndarray, comp: np.ndarray, fid: np.ndarray, elig: np.ndarray
 
 def _frame(level: str, entity_codes: np.ndarray, entities: list[str], weeks: list[int],
            labels: dict[str, tuple[list[str], np.ndarray]],
-           values: dict[str, np.ndarray]) -> pd.DataFrame:
+           values: dict[str, np.ndarray], level_cats: list[str]) -> pd.DataFrame:
     """Long frame from (T, G, K) value arrays of G entities and K columns (bundles, elements).
 
     ``labels`` name each of the K columns: text column → (categories, (K,) codes). Text columns
@@ -277,8 +311,8 @@ def _frame(level: str, entity_codes: np.ndarray, entities: list[str], weeks: lis
     for name, (categories, codes) in labels.items():
         data[name] = pd.Categorical.from_codes(np.tile(np.asarray(codes, np.int32), t * g),
                                                categories=categories)
-    data["level"] = pd.Categorical.from_codes(np.full(t * g * k, LEVELS.index(level), np.int8),
-                                              categories=list(LEVELS))
+    data["level"] = pd.Categorical.from_codes(
+        np.full(t * g * k, level_cats.index(level), np.int8), categories=level_cats)
     data["entity"] = pd.Categorical.from_codes(np.tile(np.repeat(entity_codes, k), t),
                                                categories=entities)
     for name, arr in values.items():
