@@ -103,15 +103,27 @@ def week_key(seed: int, name: str, week: int) -> int:
     return _mix64(stream_key(seed, name) + (int(week) + 1) * int(GAMMA))
 
 
-def uniform_at(key: int, entries: np.ndarray) -> np.ndarray:
+def named_key(seed: int, name: str) -> int:
+    """The key of one of many small counter streams (one per unit, say) in a run of ``seed``.
+
+    SplitMix64's mix of the run's ``named`` stream key XOR the name's 64-bit hash: a bijection of
+    distinct hashes, so distinct names give distinct keys, at ~2 µs instead of a SeedSequence
+    (~50 µs) per name per run (audits ask for hundreds).
+    """
+    h = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "little")
+    return _mix64(stream_key(seed, "named") ^ h)
+
+
+def uniform_at(key: int | np.ndarray, entries: np.ndarray) -> np.ndarray:
     """Float32 uniforms in [0, 1) at flat ``entries`` of the sequence ``key`` (SplitMix64).
 
+    ``key`` may be an array of keys broadcast against ``entries`` (several streams at once).
     Vectorised numpy; :func:`sim.kernels.draws.uniform` is the same function inside compiled
     kernels (tested equal bit for bit).
     """
     with np.errstate(over="ignore"):  # uint64 arithmetic wraps modulo 2⁶⁴ by design
         z = (np.asarray(entries).astype(np.uint64) + np.uint64(1)) * GAMMA
-        z += np.uint64(key)
+        z = z + np.asarray(key, np.uint64)
         z ^= z >> np.uint64(30)
         z *= _M1
         z ^= z >> np.uint64(27)

@@ -101,3 +101,21 @@ def test_week_keys_are_the_stream_keys_splitmix64_sequence():
         z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & (2**64 - 1)
         assert week_key(4, "adoption", week) == z ^ (z >> 31)
     assert stream_key(4, "adoption") != stream_key(4, "abandon") != stream_key(5, "abandon")
+
+
+def test_named_keys_are_distinct_per_name_and_seed_and_repeatable():
+    from sim.rng import named_key
+
+    names = [f"audit:Ward {i}:antibiotic_stewardship" for i in range(500)]
+    keys = [named_key(9, n) for n in names]
+    assert len(set(keys)) == len(names)
+    assert keys[3] == named_key(9, names[3]) != named_key(10, names[3])
+
+
+def test_an_array_of_keys_draws_each_keys_own_sequence():
+    keys = np.array([week_key(1, "a", 0), week_key(1, "b", 0)], np.uint64)
+    entries = np.array([0, 5, 9])
+    both = uniform_at(keys[:, None], entries[None, :])
+    assert both.shape == (2, 3)
+    for i, k in enumerate(keys):
+        assert np.array_equal(both[i], uniform_at(int(k), entries))

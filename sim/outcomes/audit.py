@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from sim.params import MEASUREMENT
-from sim.rng import stream
+from sim.rng import named_key, uniform_at
 
 #: Columns of every audit table (compliance_observed.csv, spc.csv, audit & feedback).
 COLUMNS = ("unit", "bundle", "period", "week", "true_compliance", "audited", "compliant",
@@ -82,17 +82,23 @@ def true_compliance(weekly: np.ndarray) -> np.ndarray:
 
 
 def uniforms(seed: int, pairs: Sequence[tuple[str, str]], periods: np.ndarray) -> np.ndarray:
-    """(len(pairs), len(periods)) uniforms of the audits of each (unit, bundle) in ``periods``."""
+    """(len(pairs), len(periods)) uniforms of the audits of each (unit, bundle) in ``periods``.
+
+    Counter-based (:func:`sim.rng.named_key`, :func:`sim.rng.uniform_at`): the audit of a
+    (unit, bundle) in period *p* draws entry *p* of that pair's own stream (baseline periods
+    *p* ≤ 0 their own), so it is the same draw whichever path asks, in any strategy and
+    whatever the baseline length.
+    """
     periods = np.asarray(periods, np.int64)
     out = np.empty((len(pairs), len(periods)))
     run, base = periods >= 1, periods <= 0
-    for i, (unit, bundle) in enumerate(pairs):
-        if run.any():
-            u = stream(seed, f"audit:{unit}:{bundle}").random(int(periods[run].max()))
-            out[i, run] = u[periods[run] - 1]
-        if base.any():
-            u = stream(seed, f"audit:{unit}:{bundle}:baseline").random(int(1 - periods[base].min()))
-            out[i, base] = u[-periods[base]]
+    if run.any():
+        keys = np.array([named_key(seed, f"audit:{u}:{b}") for u, b in pairs], np.uint64)
+        out[:, run] = uniform_at(keys[:, None], periods[run][None, :] - 1)
+    if base.any():
+        keys = np.array([named_key(seed, f"audit:{u}:{b}:baseline") for u, b in pairs],
+                        np.uint64)
+        out[:, base] = uniform_at(keys[:, None], -periods[base][None, :])
     return out
 
 
