@@ -257,6 +257,13 @@ def test_a_killed_worker_costs_only_the_chunk_it_was_running(reference, tmp_path
     assert_equals_reference(out, ref)
     assert_finished_chunks_computed_once(cluster.runs(), finished, in_flight=1)
 
+    from distributed import Client  # the survivor's profiler was stopped by the first task
+
+    with Client(cluster.address, timeout=30) as client:
+        running = client.run(lambda dask_worker: dask_worker.periodic_callbacks["profile"]
+                             .is_running())
+    assert list(running.values()) == [False]
+
 
 @pytest.mark.slow
 def test_all_workers_killed_then_one_started_the_batch_goes_on(reference, tmp_path, cluster):
@@ -314,6 +321,15 @@ def test_a_lost_scheduler_is_one_line_and_the_rerun_completes(reference, tmp_pat
     assert "Traceback" not in rerun.stderr
     assert_equals_reference(out, ref)
     assert_finished_chunks_computed_once(cluster.runs(), finished, in_flight=2)
+
+
+@pytest.mark.slow
+def test_local_cluster_workers_keep_no_profile(tmp_path):
+    from distributed import Client
+
+    with execute.local_cluster(1) as local, Client(local) as client:
+        enabled = client.run(lambda dask_worker: "profile" in dask_worker.periodic_callbacks)
+    assert list(enabled.values()) == [False]
 
 
 # --- in process ----------------------------------------------------------------------------------

@@ -152,6 +152,39 @@ class Receipt:
     computed: bool  # False: the chunk was already in the store, nothing was run
 
 
+_profiler_stopped = False
+
+
+def _stop_profiler() -> None:
+    """Stop the statistical profiler of the Dask worker this task runs on (once per process).
+
+    Why: it keeps the call trees of the last 1,000 seconds of every task, and workers grew by
+    them for the first ~17 minutes of a batch (:data:`WORKER_CONFIG` turns it off in the local
+    clusters; this covers workers started by hand or by dask-jobqueue). The dashboard's profile
+    page of such a worker then stays empty.
+    """
+    global _profiler_stopped
+    if _profiler_stopped:
+        return
+    _profiler_stopped = True
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):  # not in a Dask worker (serial)
+        return
+
+    def stop() -> None:  # on the worker's event loop, which owns the callbacks
+        for name in ("profile", "profile-cycle"):
+            callback = worker.periodic_callbacks.get(name)
+            if callback is not None:
+                callback.stop()
+        worker.profile_history.clear()
+        worker.profile_keys_history.clear()
+
+    worker.loop.add_callback(stop)
+
+
 def run_chunk(store_root: str, chunk: int, runs: list[Run],
               experiment: Experiment | ShippedExperiment) -> Receipt:
     """Task body: run a chunk and write it to the store (on the worker), unless it is there."""
@@ -163,6 +196,7 @@ def run_chunk(store_root: str, chunk: int, runs: list[Run],
     if isinstance(experiment, ShippedExperiment):
         experiment = _unpack(experiment)
     retain_freed_memory()  # the worker process is ours: keep freed week temporaries
+    _stop_profiler()
     summaries, series = [], []
     for r in runs:
         s, t = run_one(experiment, r)
@@ -180,6 +214,12 @@ WORKER_CONFIG = {
     # Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 for its workers, which makes every large
     # temporary array a round trip to the OS: runs were ~2× slower. Unset it.
     "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+    # The statistical profiler samples the running task's stack every 10 ms and keeps the
+    # last 1,000 one-second call trees (distributed.admin.low-level-log-length), so workers
+    # grew for ~17 minutes: 3,000 tiny runs on 2 workers went from 356 to 408 MB each after
+    # the 500th run, and stay at 326-327 MB without it (benchmarks/worker_memory.py). Nobody
+    # reads those trees here (the local cluster has no dashboard).
+    "distributed.worker.profile.enabled": False,
 }
 
 
