@@ -294,15 +294,12 @@ def test_a_lost_scheduler_is_one_line_and_the_rerun_completes(reference, tmp_pat
     proc, args = driver(exp, out, cluster, tmp_path)
     wait_for(out, 6, proc, cluster)
     cluster.kill(cluster.scheduler)
-    t0 = time.monotonic()
     _, err = finish(proc, cluster, timeout=90)
-    took = time.monotonic() - t0
     line = one_line(proc.returncode, err)
     assert line.startswith(f"implsim: error: --scheduler {cluster.address}: lost the connection "
                            "to the Dask scheduler; "), line
     assert f"chunks are kept in {out.resolve()}" in line
     assert line.endswith(f"run the same command again to resume: implsim {shlex.join(args)}")
-    assert took < 60, took
     for worker in cluster.workers:  # without their scheduler they stop; make sure they have
         try:
             worker.wait(timeout=60)
@@ -416,6 +413,14 @@ def test_lost_and_killed_batches_are_one_line_naming_what_is_kept(reference):
                          f"{N_CHUNKS} of {N_CHUNKS} chunks are kept in {ref}. Start the "
                          "scheduler and its workers again, then run the same command again to "
                          "resume")
+    from distributed.comm.core import CommClosedError
+
+    closed = CommClosedError("in <TCP (closed) ConnectionPool.gather>: Connection reset by peer")
+    assert str(execute._lost(closed, 3, addr, store, N_CHUNKS)) == str(lost)
+    assert execute._lost(OSError(28, "No space left on device"), 3, addr, store,
+                         N_CHUNKS) is None  # a task's own failure is not a lost scheduler
+    refused = OSError("Timed out trying to connect to tcp://127.0.0.1:1 after 20 s")
+    assert str(execute._lost(refused, 3, addr, store, N_CHUNKS, connected=False)) == str(lost)
     other = execute._lost(_cancelled("client-closing"), 3, None, store, N_CHUNKS)
     assert str(other).startswith("the local Dask cluster: the cluster cancelled chunk 3 "
                                  "(client-closing)")

@@ -335,7 +335,8 @@ def _run_locked(experiment: Experiment, store: ResultStore, *, scheduler: str | 
             try:
                 receipt = fut.result()
             except Exception as exc:
-                lost = _lost(exc, chunk, scheduler, store, len(chunks))
+                lost = _lost(exc, chunk, scheduler, store, len(chunks),
+                             connected=client.status == "running")
                 if lost is None:
                     raise
                 noise.interrupted = True  # Dask's reconnect and teardown logs say no more
@@ -363,19 +364,26 @@ def _run_locked(experiment: Experiment, store: ResultStore, *, scheduler: str | 
 
 
 def _lost(exc: Exception, chunk: int, scheduler: str | None, store: ResultStore,
-          n_chunks: int) -> BatchLost | None:
-    """The one-line error for a batch the cluster lost, or None for any other failure."""
+          n_chunks: int, connected: bool = True) -> BatchLost | None:
+    """The one-line error for a batch the cluster lost, or None for any other failure.
+
+    ``connected``: whether the client still had its scheduler when ``exc`` arrived.
+    """
     from distributed import KilledWorker
     from distributed.client import FutureCancelledError
+    from distributed.comm.core import CommClosedError
 
     where = f"--scheduler {scheduler}" if scheduler else "the local Dask cluster"
     kept = (f"{len(store.done_chunks(verify=False))} of {n_chunks} chunks are kept in "
             f"{store.root}")
+    # The scheduler's death shows as the futures' cancellation or, when it lands while a
+    # receipt is being fetched, as that connection's closing (or failing to open).
+    if isinstance(exc, CommClosedError) or (isinstance(exc, OSError) and not connected) or (
+            isinstance(exc, FutureCancelledError) and exc.reason == "scheduler-connection-lost"):
+        return BatchLost(where, f"lost the connection to the Dask scheduler; {kept}. Start the "
+                         "scheduler and its workers again, then run the same command again to "
+                         "resume")
     if isinstance(exc, FutureCancelledError):
-        if exc.reason == "scheduler-connection-lost":
-            return BatchLost(where, f"lost the connection to the Dask scheduler; {kept}. Start "
-                             "the scheduler and its workers again, then run the same command "
-                             "again to resume")
         return BatchLost(where, f"the cluster cancelled chunk {chunk} ({exc.reason}); {kept}. "
                          "Run the same command again to resume")
     if isinstance(exc, KilledWorker):
