@@ -253,7 +253,7 @@ def test_a_killed_worker_costs_only_the_chunk_it_was_running(reference, tmp_path
     finished = done_chunks(out)
     _, err = finish(proc, cluster)
     assert proc.returncode == 0, err + cluster.log_text()
-    assert "Traceback" not in err
+    assert err.strip() == "", err  # --quiet: not a word from Dask either
     assert_equals_reference(out, ref)
     assert_finished_chunks_computed_once(cluster.runs(), finished, in_flight=1)
 
@@ -281,7 +281,7 @@ def test_all_workers_killed_then_one_started_the_batch_goes_on(reference, tmp_pa
     cluster.start_worker()
     _, err = finish(proc, cluster)
     assert proc.returncode == 0, err + cluster.log_text()
-    assert "Traceback" not in err and err.strip() == "", err
+    assert err.strip() == "", err
     assert_equals_reference(out, ref)
     assert_finished_chunks_computed_once(cluster.runs(), finished, in_flight=2)
 

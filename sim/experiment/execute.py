@@ -13,7 +13,7 @@ and only the driver should answer it, with one line.
 
 The store, not Dask's memory, is the record of what is done. Each task carries its experiment
 (:class:`ShippedExperiment`), so it runs on any worker, also one that joins after every other
-died; the driver releases each task once its receipt arrives, so Dask has nothing to recompute
+died; the driver releases each task as soon as it has finished, so Dask has nothing to recompute
 when a worker dies later; and a task whose chunk is already stored returns at once. A lost
 scheduler (or a chunk that killed worker after worker) ends the batch with one line
 (:class:`BatchLost`); re-running the same command resumes it.
@@ -145,7 +145,11 @@ def _unpack(shipped: ShippedExperiment) -> Experiment:
 
 @dataclass(frozen=True)
 class Receipt:
-    """What a chunk's task returns: the results themselves are in the store."""
+    """What a chunk's task returns: the results themselves are in the store.
+
+    The driver does not fetch it (a finished task is enough, and the store is checked at the
+    end); it tells a caller of :func:`run_chunk` what happened.
+    """
 
     chunk: int
     runs: int
@@ -333,7 +337,10 @@ def _run_locked(experiment: Experiment, store: ResultStore, *, scheduler: str | 
         for fut in as_completed(list(pending)):
             chunk = pending.pop(fut)
             try:
-                receipt = fut.result()
+                # A finished task's receipt stays on its worker: fetching it raced with that
+                # worker's death ("Couldn't gather ... rescheduling"), and the store has the rest.
+                if fut.status != "finished":
+                    fut.result()  # raises the task's error, or why the cluster gave it up
             except Exception as exc:
                 lost = _lost(exc, chunk, scheduler, store, len(chunks),
                              connected=client.status == "running")
@@ -343,7 +350,7 @@ def _run_locked(experiment: Experiment, store: ResultStore, *, scheduler: str | 
                 raise lost from None
             finally:
                 fut.release()  # done is in the store: nothing for Dask to keep or recompute
-            bar.advance(receipt.runs)
+            bar.advance(len(chunks[chunk]))
             if on_chunk:
                 on_chunk(chunk)
     except KeyboardInterrupt:
@@ -377,7 +384,7 @@ def _lost(exc: Exception, chunk: int, scheduler: str | None, store: ResultStore,
     kept = (f"{len(store.done_chunks(verify=False))} of {n_chunks} chunks are kept in "
             f"{store.root}")
     # The scheduler's death shows as the futures' cancellation or, when it lands while a
-    # receipt is being fetched, as that connection's closing (or failing to open).
+    # task's state or error is being fetched, as that connection's closing (or failing to open).
     if isinstance(exc, CommClosedError) or (isinstance(exc, OSError) and not connected) or (
             isinstance(exc, FutureCancelledError) and exc.reason == "scheduler-connection-lost"):
         return BatchLost(where, f"lost the connection to the Dask scheduler; {kept}. Start the "
