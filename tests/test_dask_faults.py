@@ -18,9 +18,11 @@ import hashlib
 import json
 import os
 import pickle
+import re
 import shlex
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -327,6 +329,21 @@ def test_local_cluster_workers_keep_no_profile(tmp_path):
     with execute.local_cluster(1) as local, Client(local) as client:
         enabled = client.run(lambda dask_worker: "profile" in dask_worker.periodic_callbacks)
     assert list(enabled.values()) == [False]
+
+
+@pytest.mark.slow
+def test_the_worker_memory_benchmark_prints_both_levels_and_the_ratio():
+    bench = Path(__file__).resolve().parents[1] / "benchmarks" / "worker_memory.py"
+    out = subprocess.run([sys.executable, str(bench), "--runs", "24", "--weeks", "4", "--at",
+                          "8", "--workers", "1"], capture_output=True, text=True, timeout=300,
+                         check=True).stdout
+    assert "24 runs of 4 weeks (tiny structure) on 1 workers" in out, out
+    level = re.search(r"worker 0: (\d+) MB after 8 runs, (\d+) MB at the end: ratio "
+                      r"([\d.]+)", out)
+    assert level, out
+    assert float(level.group(3)) == pytest.approx(int(level.group(2)) / int(level.group(1)),
+                                                  abs=0.01)
+    assert re.search(r"all workers: ratio [\d.]+, (NOT )?within 10% of the 8-run level", out)
 
 
 # --- in process ----------------------------------------------------------------------------------
