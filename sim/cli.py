@@ -12,6 +12,7 @@ code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -24,10 +25,15 @@ def _resumable[T](args: argparse.Namespace, kept: str, batch: Callable[[], T],
                   again: str = "resume") -> T | None:
     """Run a long batch; on Ctrl-C say what is kept and how to go on, and return None.
 
-    A scheduler that cannot be reached (OSError) is an input error naming ``--scheduler``.
+    A scheduler that cannot be reached (OSError) is an input error naming ``--scheduler``; a
+    batch the cluster lost (``BatchLost``) is one line ending in the command that resumes it.
     """
+    from sim.experiment.execute import BatchLost
+
     try:
         return batch()
+    except BatchLost as exc:
+        raise InputError(exc.where, f"{exc.message}: implsim {shlex.join(args.argv)}") from None
     except KeyboardInterrupt:
         print(f"implsim: interrupted; finished {kept}. Run the same command again to {again}.",
               file=sys.stderr)

@@ -10,6 +10,13 @@ One driver at a time holds the store (:func:`sim.experiment.store.exclusive`); i
 temporary files a killed batch left before it resumes. The local cluster's worker processes
 ignore SIGINT (:func:`dask_setup`): a Ctrl-C to the terminal's process group reaches them too,
 and only the driver should answer it, with one line.
+
+The store, not Dask's memory, is the record of what is done. Each task carries its experiment
+(:class:`ShippedExperiment`), so it runs on any worker, also one that joins after every other
+died; the driver releases each task as soon as it has finished, so Dask has nothing to recompute
+when a worker dies later; and a task whose chunk is already stored returns at once. A lost
+scheduler (or a chunk that killed worker after worker) ends the batch with one line
+(:class:`BatchLost`); re-running the same command resumes it.
 """
 
 from __future__ import annotations
@@ -19,18 +26,25 @@ import hashlib
 import logging
 import math
 import os
+import pickle
 import signal
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from sim.errors import InputError
 from sim.experiment.design import Experiment, Run
 from sim.experiment.store import ResultStore, exclusive
 from sim.memory import retain_freed_memory
 from sim.progress import Progress
 from sim.simulate import run as run_scenario
+
+if TYPE_CHECKING:
+    from dask.distributed import LocalCluster
 
 # Each choice keeps its level and every coarser one (the time series' levels, sim.params.LEVELS).
 _LEVELS = {"none": (), "system": ("system",), "kind": ("system", "kind"),
@@ -86,10 +100,108 @@ def dask_setup(worker: object) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def run_chunk(store_root: str, chunk: int, runs: list[Run], experiment: Experiment) -> int:
-    """Task body: run a chunk and write it to the store (on the worker). Returns runs done."""
-    retain_freed_memory()  # the worker process is ours: keep freed week temporaries
+class BatchLost(InputError):
+    """The cluster lost the batch (its scheduler, or worker after worker); the store keeps the rest.
+
+    An :class:`InputError` so that the command line ends with one line and exit code 2; the
+    message ends "run the same command again to resume", to which the command line adds it.
+    """
+
+
+@dataclass(frozen=True)
+class ShippedExperiment:
+    """An experiment as each task carries it: its fingerprint and its pickled, compressed form.
+
+    Why every task carries it, rather than a future of one copy scattered at the start: once
+    every worker holding that copy had died, no task could run ("already forgotten") and the
+    driver crashed. The price is the bytes each task carries (the tiny experiment: 6 kB; a
+    design of 4,000 points: 206 kB, held by the scheduler until the task is done). Each worker
+    unpacks a fingerprint once (:func:`_unpack`).
+    """
+
+    fingerprint: str
+    blob: bytes
+
+    @classmethod
+    def of(cls, experiment: Experiment) -> ShippedExperiment:
+        """Pack ``experiment``."""
+        return cls(experiment.fingerprint(),
+                   zlib.compress(pickle.dumps(experiment, protocol=pickle.HIGHEST_PROTOCOL)))
+
+
+#: Experiments unpacked in this (worker) process, by fingerprint: the latest few batches'.
+_UNPACKED: dict[str, Experiment] = {}
+_UNPACKED_MAX = 4
+
+
+def _unpack(shipped: ShippedExperiment) -> Experiment:
+    experiment = _UNPACKED.get(shipped.fingerprint)
+    if experiment is None:
+        experiment = pickle.loads(zlib.decompress(shipped.blob))
+        while len(_UNPACKED) >= _UNPACKED_MAX:
+            del _UNPACKED[next(iter(_UNPACKED))]
+        _UNPACKED[shipped.fingerprint] = experiment
+    return experiment
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a chunk's task returns: the results themselves are in the store.
+
+    The driver does not fetch it (a finished task is enough, and the store is checked at the
+    end); it tells a caller of :func:`run_chunk` what happened.
+    """
+
+    chunk: int
+    runs: int
+    computed: bool  # False: the chunk was already in the store, nothing was run
+
+
+_profiler_stopped = False
+
+
+def _stop_profiler() -> None:
+    """Stop the statistical profiler of the Dask worker this task runs on (once per process).
+
+    Why: it keeps the call trees of the last 1,000 seconds of every task, and workers grew by
+    them for the first ~17 minutes of a batch (:data:`WORKER_CONFIG` turns it off in the local
+    clusters; this covers workers started by hand or by dask-jobqueue). The dashboard's profile
+    page of such a worker then stays empty.
+    """
+    global _profiler_stopped
+    if _profiler_stopped:
+        return
+    _profiler_stopped = True
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):  # not in a Dask worker (serial)
+        return
+
+    def stop() -> None:  # on the worker's event loop, which owns the callbacks
+        for name in ("profile", "profile-cycle"):
+            callback = worker.periodic_callbacks.get(name)
+            if callback is not None:
+                callback.stop()
+        worker.profile_history.clear()
+        worker.profile_keys_history.clear()
+
+    worker.loop.add_callback(stop)
+
+
+def run_chunk(store_root: str, chunk: int, runs: list[Run],
+              experiment: Experiment | ShippedExperiment) -> Receipt:
+    """Task body: run a chunk and write it to the store (on the worker), unless it is there."""
+    fingerprint = (experiment.fingerprint if isinstance(experiment, ShippedExperiment)
+                   else experiment.fingerprint())
     store = ResultStore(store_root)
+    if store.has_chunk(chunk, fingerprint):  # Dask ran this task again: it is done
+        return Receipt(chunk, len(runs), computed=False)
+    if isinstance(experiment, ShippedExperiment):
+        experiment = _unpack(experiment)
+    retain_freed_memory()  # the worker process is ours: keep freed week temporaries
+    _stop_profiler()
     summaries, series = [], []
     for r in runs:
         s, t = run_one(experiment, r)
@@ -98,8 +210,33 @@ def run_chunk(store_root: str, chunk: int, runs: list[Run], experiment: Experime
     store.write_chunk(chunk, [r.run_id for r in runs],
                       {"summary": pd.concat(summaries, ignore_index=True),
                        "timeseries": pd.concat(series, ignore_index=True)},
-                      fingerprint=experiment.fingerprint())
-    return len(runs)
+                      fingerprint=fingerprint)
+    return Receipt(chunk, len(runs), computed=True)
+
+
+#: Dask settings of the local clusters' workers (``implsim experiment`` without --scheduler).
+WORKER_CONFIG = {
+    # Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 for its workers, which makes every large
+    # temporary array a round trip to the OS: runs were ~2× slower. Unset it.
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+    # The statistical profiler samples the running task's stack every 10 ms and keeps the
+    # last 1,000 one-second call trees (distributed.admin.low-level-log-length), so workers
+    # grew for ~17 minutes: 3,000 tiny runs on 2 workers went from 356 to 408 MB each after
+    # the 500th run, and stay at 326-327 MB without it (benchmarks/worker_memory.py). Nobody
+    # reads those trees here (the local cluster has no dashboard).
+    "distributed.worker.profile.enabled": False,
+}
+
+
+def local_cluster(n_workers: int) -> LocalCluster:
+    """A Dask cluster of ``n_workers`` single-threaded processes on 127.0.0.1 (for one batch)."""
+    import dask
+    from dask.distributed import LocalCluster
+
+    with dask.config.set(WORKER_CONFIG):
+        return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                            dashboard_address="127.0.0.1:0", silence_logs=40,
+                            scheduler_kwargs={"dashboard": False}, preload=[WORKER_PRELOAD])
 
 
 class DaskInterruptNoise(logging.Filter):
@@ -171,46 +308,52 @@ def _run_locked(experiment: Experiment, store: ResultStore, *, scheduler: str | 
         return BatchReport(len(runs), skipped, 0)
     if serial:
         for c in todo:
-            bar.advance(run_chunk(str(store.root), c, chunks[c], experiment))
+            bar.advance(run_chunk(str(store.root), c, chunks[c], experiment).runs)
             if on_chunk:
                 on_chunk(c)
         return BatchReport(len(runs), skipped, len(runs) - skipped)
 
-    import dask
-    from dask.distributed import Client, LocalCluster, as_completed
+    from dask.distributed import Client, as_completed
 
     cluster = None
     if scheduler:
         client = Client(scheduler, timeout="20s")
     else:
-        n = workers or os.cpu_count() or 1
-        # Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 for its workers, which makes every
-        # large temporary array a round trip to the OS: runs were ~2× slower. Unset it.
-        with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_":
-                              None}):
-            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                   dashboard_address="127.0.0.1:0", silence_logs=40,
-                                   scheduler_kwargs={"dashboard": False},
-                                   preload=[WORKER_PRELOAD])
+        cluster = local_cluster(workers or os.cpu_count() or 1)
         client = Client(cluster)
     noise = DaskInterruptNoise()
     handlers = noise.handlers()
     for handler in handlers:
         handler.addFilter(noise)
     try:
-        exp_future = client.scatter(experiment, broadcast=True)
+        shipped = ShippedExperiment.of(experiment)
         # Keys name the store too: two batches of one experiment on one scheduler stay apart.
         tag = hashlib.sha256(str(store.root).encode()).hexdigest()[:8]
-        futures = {
-            client.submit(run_chunk, str(store.root), c, chunks[c], exp_future,
+        pending = {
+            client.submit(run_chunk, str(store.root), c, chunks[c], shipped,
                           key=f"implsim-{experiment.fingerprint()}-{tag}-chunk-{c}", pure=False,
                           retries=3): c
             for c in todo
         }
-        for fut in as_completed(futures):
-            bar.advance(fut.result())
+        for fut in as_completed(list(pending)):
+            chunk = pending.pop(fut)
+            try:
+                # A finished task's receipt stays on its worker: fetching it raced with that
+                # worker's death ("Couldn't gather ... rescheduling"), and the store has the rest.
+                if fut.status != "finished":
+                    fut.result()  # raises the task's error, or why the cluster gave it up
+            except Exception as exc:
+                lost = _lost(exc, chunk, scheduler, store, len(chunks),
+                             connected=client.status == "running")
+                if lost is None:
+                    raise
+                noise.interrupted = True  # Dask's reconnect and teardown logs say no more
+                raise lost from None
+            finally:
+                fut.release()  # done is in the store: nothing for Dask to keep or recompute
+            bar.advance(len(chunks[chunk]))
             if on_chunk:
-                on_chunk(futures[fut])
+                on_chunk(chunk)
     except KeyboardInterrupt:
         noise.interrupted = True  # the filter stays: teardown logs keep coming after we return
         raise
@@ -226,3 +369,34 @@ def _run_locked(experiment: Experiment, store: ResultStore, *, scheduler: str | 
         raise RuntimeError(f"{len(missing)} chunks finished without reaching {store.root} "
                            f"(first: {missing[0]}); do the workers see that directory?")
     return BatchReport(len(runs), skipped, len(runs) - skipped)
+
+
+def _lost(exc: Exception, chunk: int, scheduler: str | None, store: ResultStore,
+          n_chunks: int, connected: bool = True) -> BatchLost | None:
+    """The one-line error for a batch the cluster lost, or None for any other failure.
+
+    ``connected``: whether the client still had its scheduler when ``exc`` arrived.
+    """
+    from distributed import KilledWorker
+    from distributed.client import FutureCancelledError
+    from distributed.comm.core import CommClosedError
+
+    where = f"--scheduler {scheduler}" if scheduler else "the local Dask cluster"
+    kept = (f"{len(store.done_chunks(verify=False))} of {n_chunks} chunks are kept in "
+            f"{store.root}")
+    # The scheduler's death shows as the futures' cancellation or, when it lands while a
+    # task's state or error is being fetched, as that connection's closing (or failing to open).
+    if isinstance(exc, CommClosedError) or (isinstance(exc, OSError) and not connected) or (
+            isinstance(exc, FutureCancelledError) and exc.reason == "scheduler-connection-lost"):
+        return BatchLost(where, f"lost the connection to the Dask scheduler; {kept}. Start the "
+                         "scheduler and its workers again, then run the same command again to "
+                         "resume")
+    if isinstance(exc, FutureCancelledError):
+        return BatchLost(where, f"the cluster cancelled chunk {chunk} ({exc.reason}); {kept}. "
+                         "Run the same command again to resume")
+    if isinstance(exc, KilledWorker):
+        return BatchLost(where, f"chunk {chunk} was running on {exc.allowed_failures + 1} "
+                         f"workers that each died (out of memory?); {kept}. Give the workers "
+                         "more memory (or smaller chunks: chunk_size), then run the same "
+                         "command again to resume")
+    return None

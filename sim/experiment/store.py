@@ -320,6 +320,26 @@ class ResultStore:
                            "sha256": _sha256(path)}
         atomic_write_bytes(self.record(chunk), (json.dumps(entry) + "\n").encode())
 
+    def has_chunk(self, chunk: int, fingerprint: str) -> bool:
+        """Whether ``chunk`` is stored whole (record and matching parts) by that experiment.
+
+        Why: a chunk's task asks this first, so a task Dask runs again (its worker died after
+        writing the chunk but before the scheduler heard) writes nothing and computes nothing.
+        Anything unreadable is simply "not stored": the task then writes the chunk.
+        """
+        try:
+            entry = json.loads(self.record(chunk).read_text())
+            if _record_problem(entry, chunk) or entry.get("fingerprint") != fingerprint:
+                return False
+            for name in TABLES:
+                path = self.part(name, chunk)
+                if path.stat().st_size != entry[name]["bytes"] \
+                        or _sha256(path) != entry[name]["sha256"]:
+                    return False
+        except (OSError, ValueError):
+            return False
+        return True
+
     def done_records(self) -> dict[int, dict[str, Any]]:
         """Every done record by chunk, each checked for its name, shape and experiment."""
         self.check_layout()
