@@ -63,7 +63,9 @@ def _check_writable(out: Path) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from sim.checks import print_warnings, scenario_findings
     from sim.outputs import write_run
+    from sim.preflight import check_run
     from sim.progress import Progress
     from sim.scenario import load_scenario
     from sim.simulate import check_units, preflight, run_replicates
@@ -75,12 +77,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise InputError("--replicates", f"must be at least 1, got {reps}")
     if seed < 0:
         raise InputError("--seed", f"must be a non-negative integer, got {seed}")
+    check_run(scenario, reps)  # memory and work refused before anything is built
     world = preflight(scenario, seed)
     spc_units = [u.strip() for u in args.spc_units.split(",") if u.strip()] if args.spc_units \
         else []
     check_units(world, spc_units, "--spc-units")
     out = output_dir(args.out)
     _check_writable(out)
+    print_warnings(scenario_findings(scenario))  # once the input is accepted, before the runs
 
     bar = Progress(reps * len(scenario.strategies) * scenario.weeks, "weeks simulated",
                    quiet=args.quiet)
@@ -114,16 +118,18 @@ def _print_table(summary) -> None:
 
 
 def _cmd_experiment(args: argparse.Namespace) -> int:
+    from sim.checks import print_warnings
     from sim.experiment import load_experiment, run_experiment
 
     if args.workers is not None and args.workers < 1:
         raise InputError("--workers", f"must be at least 1, got {args.workers}")
     experiment = load_experiment(args.file)
+    print_warnings(experiment.warnings)
     runs = len(experiment.runs())
     if not args.quiet:
         print(f"{experiment.name}: {len(experiment.arms)} arms × {len(experiment.points)} "
-              f"design points × {experiment.replicates} replicates = {runs} runs → {args.out}",
-              flush=True)
+              f"design points × {experiment.replicates} replicates = {runs} runs → {args.out}"
+              f" ({experiment.estimate})", flush=True)
     report = _resumable(args, f"chunks are kept in {args.out}", lambda: run_experiment(
         experiment, args.out, scheduler=args.scheduler, workers=args.workers,
         serial=args.serial, quiet=args.quiet))
@@ -169,10 +175,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from sim.calibrate import load_calibration, run_calibration
+    from sim.checks import print_warnings, scenario_findings
 
     if args.workers is not None and args.workers < 1:
         raise InputError("--workers", f"must be at least 1, got {args.workers}")
     cal = load_calibration(args.file)
+    print_warnings(scenario_findings(cal.scenario))
     report = _resumable(args, f"generations are kept in {args.out}", lambda: run_calibration(
         cal, args.out, scheduler=args.scheduler, workers=args.workers, quiet=args.quiet,
         command="implsim " + " ".join(args.argv)), again="continue")
@@ -246,19 +254,72 @@ def _cmd_bundles(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    """Check a scenario, experiment, sensitivity, calibration or bundle file: every problem."""
+    from sim.checks import SemanticError, print_warnings
+
+    try:
+        said, findings = _validated(args.scenario)
+    except SemanticError as exc:  # every error and warning, one line each
+        for f in exc.findings:
+            if f.level == "error":
+                print(f"implsim: error: {f}", file=sys.stderr)
+        print_warnings(exc.findings)
+        errors = sum(f.level == "error" for f in exc.findings)
+        print(f"implsim: {args.scenario}: {errors} error{'' if errors == 1 else 's'}",
+              file=sys.stderr)
+        return 2
+    print_warnings(findings)
+    print(f"{args.scenario}: valid — {said}")
+    return 0
+
+
+def _validated(path: str) -> tuple[str, list]:
+    """Load ``path`` as the kind of file it is; what it holds, and its warnings."""
+    from sim.checks import scenario_findings
+    from sim.tomlfile import read_toml
+
+    def count(n: int, word: str) -> str:
+        return f"{n} {word}{'' if n == 1 else 's'}".replace("strategys", "strategies")
+
+    data = read_toml(Path(path), "input", path)
+    if "elements" in data:
+        from sim.bundles.bundle import load_bundle_file
+        from sim.checks import bundle_findings, refuse
+
+        bundle = load_bundle_file(path)
+        return (f"bundle of {count(len(bundle.elements), 'element')}",
+                refuse(bundle_findings(bundle, path)))
+    if "fit" in data and "data" in data:
+        from sim.calibrate import load_calibration
+
+        cal = load_calibration(path)
+        return (f"calibration of {count(len(cal.priors), 'parameter')} to "
+                f"{count(len(cal.targets), 'target')}", scenario_findings(cal.scenario))
+    if "fit" in data:
+        from sim.calibrate.joint import load_joint
+
+        joint = load_joint(path)
+        return (f"joint calibration of {count(len(joint.priors), 'parameter')} to "
+                f"{count(len(joint.targets), 'evidence target')}", [])
+    if any(k in data for k in ("method", "factors", "test_function")):
+        from sim.sensitivity import load_spec
+
+        spec = load_spec(path)
+        return f"{spec.method.name}, {count(len(spec.factors), 'factor')}", []
+    if isinstance(data.get("scenario"), str) or "arms" in data or "design" in data:
+        from sim.experiment import load_experiment
+
+        exp = load_experiment(path)
+        return (f"{count(len(exp.arms), 'arm')} × {count(len(exp.points), 'design point')} × "
+                f"{count(exp.replicates, 'replicate')}; {exp.estimate}", exp.warnings)
     from sim.scenario import load_scenario
     from sim.simulate import preflight
 
-    sc = load_scenario(args.scenario)
+    sc = load_scenario(path)
     world = preflight(sc)
-
-    def count(n: int, word: str) -> str:
-        return f"{n} {word}{'' if n == 1 else 's'}"
-
-    print(f"{args.scenario}: valid — {count(len(sc.bundles), 'bundle')}, "
-          f"{count(len(sc.strategies), 'strategy').replace('strategys', 'strategies')}, "
-          f"{sc.weeks} weeks, {world.pop.n_staff:,} staff in {world.pop.n_units} units")
-    return 0
+    return (f"{count(len(sc.bundles), 'bundle')}, {count(len(sc.strategies), 'strategy')}, "
+            f"{sc.weeks} weeks, {world.pop.n_staff:,} staff in {world.pop.n_units} units",
+            scenario_findings(sc))
 
 
 def _cmd_explore(args: argparse.Namespace) -> int:
@@ -286,6 +347,18 @@ def _add_page_options(p: argparse.ArgumentParser) -> None:
                    "127.0.0.1: this machine only)")
     p.add_argument("--root", default=None, metavar="DIR", help="folder whose files the page "
                    "may open (default: $IMPLSIM_UI_ROOT, else the working directory)")
+
+
+def _add_limit_options(p: argparse.ArgumentParser) -> None:
+    """The resource limits (sim.preflight): refused above them before anything is built."""
+    from sim.preflight import MAX_MEMORY_GB, MAX_WORK_MINUTES, MEMORY_ENV, WORK_ENV
+
+    p.add_argument("--max-memory-gb", type=float, default=None, metavar="GB",
+                   help=f"memory one process may need (default ${MEMORY_ENV}, else "
+                   f"{MAX_MEMORY_GB:g})")
+    p.add_argument("--max-work-minutes", type=float, default=None, metavar="MIN",
+                   help="core-minutes of work an interruption may lose (default "
+                   f"${WORK_ENV}, else {MAX_WORK_MINUTES:g})")
 
 
 def _add_cluster_options(p: argparse.ArgumentParser) -> None:
@@ -317,12 +390,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plots", action=argparse.BooleanOptionalAction, default=True,
                    help="draw the PNG figures after the tables (default); --no-plots writes "
                    "the same tables and manifest without any figure, and faster")
+    _add_limit_options(p)
     p.set_defaults(func=_cmd_run)
     p = sub.add_parser("experiment", help="run or resume an experiment into a results store")
     p.add_argument("file", help="experiment TOML file")
     p.add_argument("--out", required=True, help="results store directory (resumed if present)")
     _add_cluster_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_limit_options(p)
     p.set_defaults(func=_cmd_experiment)
     p = sub.add_parser("sensitivity", help="run or resume a sensitivity analysis (SALib)")
     p.add_argument("file", help="sensitivity-analysis TOML file")
@@ -330,6 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output directory (indices, plots; runs in DIR/store, resumed if present)")
     _add_cluster_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    _add_limit_options(p)
     p.set_defaults(func=_cmd_sensitivity)
     p = sub.add_parser("report", help="tables and plots from a results store")
     p.add_argument("dir", help="results store directory")
@@ -343,6 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None,
                    help="start a local Dask cluster of N worker processes (default: none)")
     p.add_argument("--quiet", action="store_true", help="no progress or tables")
+    _add_limit_options(p)
     p.set_defaults(func=_cmd_calibrate)
     p = sub.add_parser("calibrate-evidence", help="fit the behavioural defaults to the "
                        "published evidence set (ABC-SMC over the evidence targets' designs)")
@@ -351,6 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output directory (a finished or interrupted one is continued)")
     p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--quiet", action="store_true", help="no progress or tables")
+    _add_limit_options(p)
     p.set_defaults(func=_cmd_calibrate_evidence, scheduler=None)
     p = sub.add_parser("validate-evidence", help="run every evidence target's design at the "
                        "defaults and write validation.md and validation.png")
@@ -362,8 +440,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_params)
     p = sub.add_parser("bundles", help="list the shipped bundles")
     p.set_defaults(func=_cmd_bundles)
-    p = sub.add_parser("validate", help="check a scenario file")
-    p.add_argument("scenario")
+    p = sub.add_parser("validate", help="check a scenario, experiment, sensitivity, "
+                       "calibration or bundle file: every error and warning at once")
+    p.add_argument("scenario", help="the TOML file")
+    _add_limit_options(p)
     p.set_defaults(func=_cmd_validate)
     p = sub.add_parser("explore", help="live model explorer in the browser (Solara)")
     p.add_argument("scenario", nargs="?", default=None,
@@ -387,6 +467,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        from sim import preflight
+
+        preflight.configure(getattr(args, "max_memory_gb", None),
+                            getattr(args, "max_work_minutes", None))
         return args.func(args)
     except InputError as exc:
         print(f"implsim: error: {exc}", file=sys.stderr)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sim import checks, preflight
 from sim.bundles import Bundle, resolve_bundle
 from sim.bundles.bundle import check_harm_budget
 from sim.errors import InputError
@@ -172,6 +173,7 @@ class Scenario:
             _resolve_municipalities(new.structure, new.base_dir, f"{self.path}: structure")
             _check_structure(new.structure, f"{self.path}: structure")
         check_harm_budget(new.bundles, new.patients, self.path)
+        preflight.check_scenario(new, f"{self.path}: {', '.join(sections)} overrides")
         return new
 
     def resolved(self) -> dict[str, Any]:
@@ -194,8 +196,9 @@ class Scenario:
         } | ({"measurement": self.measurement} if self.measurement is not None else {})
 
 
-def scenario_from_dict(data: dict[str, Any], path: str, base_dir: Path) -> Scenario:
-    """Validate a parsed scenario table."""
+def scenario_from_dict(data: dict[str, Any], path: str, base_dir: Path,
+                       semantic: bool = True) -> Scenario:
+    """Validate a parsed scenario table (``semantic``: also refuse what cannot work)."""
     top = TOP.resolve(data, f"{path}:", tables=_TABLES)
     output = data.get("output", {})
     for old, new in _MOVED_TO_MEASUREMENT.items():
@@ -260,10 +263,12 @@ def scenario_from_dict(data: dict[str, Any], path: str, base_dir: Path) -> Scena
         _check_data_keys(data.get("structure", {}), scenario.structure, f"{path}: structure")
         _resolve_municipalities(scenario.structure, base_dir, f"{path}: structure")
         _check_structure(scenario.structure, f"{path}: structure")
-        _check_bundle_settings(bundles, scenario.structure, f"{path}: bundles")
     check_harm_budget(bundles, scenario.patients, path)
     for s in strategies:  # validate every intervention now, not in the middle of a run
         scenario.build_interventions(s)
+    preflight.check_scenario(scenario)  # one run must fit in memory: before anything is built
+    if semantic:  # what cannot work, all at once (sim.checks); experiments check their arms
+        checks.refuse(checks.scenario_findings(scenario))
     if scenario.network["file"]:
         scenario.network["file"] = str(_resolve_path(scenario.network["file"], base_dir,
                                                      f"{path}: network.file"))
@@ -361,49 +366,6 @@ def _check_structure(s: dict[str, Any], where: str) -> None:
                          "or the per-municipality counts above 0")
 
 
-def _kind_units(s: dict[str, Any]) -> dict[str, int]:
-    """Units of each organisation kind per trust in a generated catchment."""
-    m = s["municipalities_per_trust"]
-    return {"hospital": s["wards_per_trust"], "mental_health": s["mental_health_units_per_trust"],
-            "icu": s["icu_units_per_trust"],
-            "nursing_home": m * s["nursing_homes_per_municipality"] * s["units_per_nursing_home"],
-            "home_care": m * s["home_care_teams_per_municipality"],
-            "gp": m * s["gp_practices_per_municipality"]}
-
-
-_KIND_KEY = {"hospital": "wards_per_trust", "mental_health": "mental_health_units_per_trust",
-             "icu": "icu_units_per_trust", "nursing_home": "nursing_homes_per_municipality",
-             "home_care": "home_care_teams_per_municipality",
-             "gp": "gp_practices_per_municipality"}
-
-
-_DATA_KIND_KEY = {"hospital": "somatic_beds_per_1000",
-                  "mental_health": "mental_health_beds_per_1000",
-                  "icu": "icu_units_per_trust", "nursing_home": "nursing_home_places_per_1000",
-                  "home_care": "home_care_staff_per_1000", "gp": "inhabitants_per_gp"}
-
-
-def _check_bundle_settings(bundles: list[Bundle], s: dict[str, Any], where: str) -> None:
-    """Every bundle must apply somewhere in a generated catchment (else it runs as all NaN).
-
-    Checked when a scenario file is read, not on overrides: the explorer and experiments may
-    shrink a structure on purpose, and a bundle then shows NaN where it has no units.
-    """
-    if s["municipalities"]:
-        from sim.structure_data import kind_units
-
-        units, key_of = kind_units(s), _DATA_KIND_KEY
-    else:
-        units, key_of = _kind_units(s), _KIND_KEY
-    for b in bundles:
-        if not any(units[k] for k in b.settings):
-            keys = ", ".join(sorted({key_of[k] for k in b.settings}))
-            raise InputError(f"{where}: {b.name}", f"applies only in {', '.join(b.settings)}, "
-                             f"and the structure has no such units: set {keys} above 0 in "
-                             "[structure], or drop the bundle")
-
-
-
 def _resolve_path(value: str, base_dir: Path, where: str) -> Path:
     p = Path(value)
     if not p.is_absolute():
@@ -414,8 +376,12 @@ def _resolve_path(value: str, base_dir: Path, where: str) -> Path:
     return p
 
 
-def load_scenario(path: str | Path | None = None) -> Scenario:
-    """Load and validate a scenario file; ``None`` loads the built-in default."""
+def load_scenario(path: str | Path | None = None, semantic: bool = True) -> Scenario:
+    """Load and validate a scenario file; ``None`` loads the built-in default.
+
+    ``semantic=False`` leaves the checks of :mod:`sim.checks` to the caller (an experiment
+    checks the arms it builds from the scenario, all at once).
+    """
     if path is None:
         file = DEFAULT_SCENARIO
         label = "<built-in default>"
@@ -423,4 +389,4 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
         file = Path(path)
         label = str(path)
     data = read_toml(file, "scenario", label)
-    return scenario_from_dict(data, label, file.parent.resolve())
+    return scenario_from_dict(data, label, file.parent.resolve(), semantic)

@@ -54,6 +54,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim import checks
 from sim.calibrate import designs
 from sim.calibrate.abc import ABCResult, ABCSettings, abc_smc, weighted_quantile
 from sim.calibrate.config import ABC, FIT
@@ -134,6 +135,7 @@ def load_joint(path: str | Path) -> JointCalibration:
                              "implsim validate-evidence)")
     if not targets:
         raise InputError(f"{where}: targets", "no evidence target with use = 'fit'")
+    checks.refuse([f for t in targets for f in checks.evidence_findings(t)])  # before any run
     specs = [spec for t in targets for spec in interventions(designs.scenario_for(t))]
     raw_fit = raw.get("fit", [])
     if not isinstance(raw_fit, list) or not raw_fit:

@@ -226,6 +226,26 @@ def _write_scenario(cal: Calibration, summary: pd.DataFrame, out: Path,
     (out / "calibrated.toml").write_text(text)
 
 
+def _check_first_batch(cal: Calibration, ts: pd.DataFrame, n: int, d: np.ndarray) -> None:
+    """Stop at once when no simulation of the first batch reaches a target's rows.
+
+    Generation 0 accepts any finite distance; if none is finite, a target names rows the runs
+    never record, and more simulations cannot help (the preflight in
+    :meth:`~sim.calibrate.targets.Target.bind` should have caught it: this is the backstop).
+    """
+    if np.isfinite(d).any():
+        return
+    for i, t in enumerate(cal.targets):
+        missing = np.isnan(t.simulated(ts, n)).all(axis=0)
+        if missing.any():
+            row = t.table.iloc[int(np.flatnonzero(missing)[0])]
+            raise InputError(f"{cal.path}: targets[{i}]", f"none of the first {n} "
+                             f"simulations records target {t.name!r}'s {t.output} at "
+                             f"{t.level} {row['group']!r}, bundle {row['bundle']!r}, week "
+                             f"{int(t.weeks[int(np.flatnonzero(missing)[0])])}; check the "
+                             "target's level and the scenario's [output]")
+
+
 def run_calibration(cal: Calibration, out: str | Path, *, scheduler: str | None = None,
                     workers: int | None = None, quiet: bool = False,
                     command: str = "") -> CalibrationReport:
@@ -254,7 +274,10 @@ def _run_locked(cal: Calibration, out: Path, scheduler: str | None, workers: int
                                    f"particles kept (generation {t})", quiet=quiet)
             ts = simulate_points(cal, theta, gen_dir / f"gen-{t:03d}" / f"batch-{b:03d}",
                                  child_seed(cal.seed, "calibrate:batch", t, b), address)
-            return cal.distances(ts, len(theta))
+            d = cal.distances(ts, len(theta))
+            if t == 0 and b == 0:
+                _check_first_batch(cal, ts, len(theta), d)
+            return d
 
         def on_batch(t: int, accepted: int, needed: int, simulated: int) -> None:
             bars[t].advance(accepted - bars[t].done)

@@ -165,6 +165,7 @@ class Target:
         src = self.data.source
         tab = self.table
         bundles = scenario.bundle_names
+        self._check_recorded(scenario, where)
         for b, line in zip(tab["bundle"], tab["line"], strict=True):
             if b not in bundles:
                 raise InputError(f"{src}: bundle", f"line {line}: {b!r} is not a bundle of the "
@@ -203,6 +204,26 @@ class Target:
                 raise InputError(src, f"person {missing[0]!r} is not in the model's network "
                                  f"({len(missing)} of {len(self.data.nodes)} missing); the "
                                  "scenario must load the network of the same people")
+
+    def _check_recorded(self, scenario: Scenario, where: str) -> None:
+        """The scenario must record the target's level: else every distance is infinite.
+
+        The calibration's store keeps every level up to the finest target's (the experiment
+        engine sets ``[output] levels``), but unit rows also need ``[output] unit_level``.
+        Checked before the first simulation: without it ABC would spend its whole budget and
+        then ask for a larger one, which cannot help.
+        """
+        from sim.outcomes.recorder import recorded_levels
+        from sim.params import LEVELS as ALL_LEVELS
+
+        if self.level not in recorded_levels({**scenario.output, "levels": ALL_LEVELS[:-1]}):
+            raise InputError(f"{where}.level", f"target {self.name!r} compares at level "
+                             f"{self.level!r}, but {scenario.path} records no {self.level} "
+                             "rows ([output] unit_level = false): set unit_level = true in "
+                             "its [output], or compare at level \"kind\" or \"system\"")
+        if self.output not in OUTPUTS:
+            raise InputError(f"{where}.output", f"{self.output!r} is not recorded; recorded "
+                             f"outputs: {', '.join(OUTPUTS)}")
 
     def simulated(self, timeseries: pd.DataFrame, n_points: int) -> np.ndarray:
         """(n_points, n_obs) simulated shares at the observed rows (NaN where not recorded).

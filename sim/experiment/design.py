@@ -48,6 +48,7 @@ from typing import Any
 
 import pandas as pd
 
+from sim import checks, preflight
 from sim.errors import InputError
 from sim.experiment.contrast import parse_contrast
 from sim.factors import SECTIONS as FACTOR_SECTIONS
@@ -108,6 +109,8 @@ class Experiment:
     points: list[dict[str, Any]]  # design points: {"section.param": value}
     raw: dict[str, Any] = field(default_factory=dict)
     contrast: dict[str, Any] | None = None  # [contrast]: sim.experiment.contrast
+    warnings: list[checks.Finding] = field(default_factory=list)  # sim.checks, for the commands
+    estimate: str = ""  # runs, work and memory (sim.preflight)
 
     @property
     def replicates(self) -> int:
@@ -244,13 +247,13 @@ def experiment_from_dict(data: dict[str, Any], path: str, base_dir: Path) -> Exp
     settings = TOP.resolve(data, f"{path}:", tables=_TABLES)
     ref = settings["scenario"]
     if ref == "default":
-        base = load_scenario(None)
+        base = load_scenario(None, semantic=False)
     else:
         scen_path = Path(ref) if Path(ref).is_absolute() else base_dir / ref
         if not scen_path.exists():  # a directory or pipe: read_toml says which
             raise InputError(f"{path}: scenario", f"scenario file {str(scen_path)!r} not found "
                              "(relative paths are relative to the experiment file)")
-        base = load_scenario(scen_path)
+        base = load_scenario(scen_path, semantic=False)  # checked below, with the arms
     common = _overrides(data.get("overrides"), f"{path}: overrides")
     base = _overridden(base, common, f"{path}: overrides") if common else base
     if settings["weeks"]:
@@ -307,8 +310,38 @@ def experiment_from_dict(data: dict[str, Any], path: str, base_dir: Path) -> Exp
     contrast = parse_contrast(data.get("contrast"), f"{path}: contrast", names,
                               base.bundle_names, points, base.weeks,
                               base.output["every_weeks"], settings["timeseries"])
-    return Experiment(settings["name"], settings["description"], path, settings, base, arms,
-                      names, points, data, contrast)
+    experiment = Experiment(settings["name"], settings["description"], path, settings, base,
+                            arms, names, points, data, contrast)
+    experiment.warnings = checks.refuse(checks.experiment_findings(experiment))
+    experiment.estimate = _preflight(experiment)
+    return experiment
+
+
+def _preflight(experiment: Experiment) -> str:
+    """Refuse a batch above the resource limits (sim.preflight); return its estimate."""
+    from sim.experiment.execute import _LEVELS, auto_chunk_size
+
+    store = _LEVELS[experiment.settings["timeseries"]]
+    sizes = []
+    for arm in experiment.arms:
+        by_size: dict[tuple, int] = {}
+        for point in experiment.points:
+            sec = {name: dict(getattr(arm, name)) for name in ("structure", "network", "output")}
+            for key, value in point.items():
+                section, _, param = key.partition(".")
+                if section in sec:
+                    sec[section][param] = value
+            if arm.network["file"] or sec["network"].get("file"):
+                by_size[()] = by_size.get((), 0) + experiment.replicates
+                continue
+            levels = tuple(lv for lv in store if lv != "unit" or sec["output"]["unit_level"])
+            sz = preflight.size(sec["structure"], sec["network"], sec["output"],
+                                len(arm.bundles), arm.weeks, levels)
+            by_size[(sz,)] = by_size.get((sz,), 0) + experiment.replicates
+        sizes += [(key[0] if key else None, n) for key, n in by_size.items()]
+    runs = sum(n for _, n in sizes)
+    chunk = experiment.settings["chunk_size"] or auto_chunk_size(runs)
+    return preflight.check_batch(sizes, chunk, f"{experiment.path}: replicates")
 
 
 def load_experiment(path: str | Path) -> Experiment:
