@@ -103,7 +103,7 @@ def _has_role(kind: str, roles: Iterable[str]) -> bool:
     return any(ROLE_MIX[kind][r] > 0 for r in roles)
 
 
-def _doable(bundle: Bundle, present: set[str]) -> set[str]:
+def doable_kinds(bundle: Bundle, present: set[str]) -> set[str]:
     """Kinds among ``present`` where some element of ``bundle`` can be done.
 
     An element is done by its roles in its settings; a cross-boundary one also needs a kind of
@@ -156,9 +156,9 @@ def _structure_findings(sc: Scenario, where: str) -> tuple[list[Finding], set[st
                            f"{s['regions'] - s['hospital_trusts']} regions stay empty; set "
                            "regions at most hospital_trusts"))
     for b in sc.bundles:
-        doable = _doable(b, present)
+        doable = doable_kinds(b, present)
         if not doable:
-            anywhere = _doable(b, set(ORG_KINDS))
+            anywhere = doable_kinds(b, set(ORG_KINDS))
             keys = ", ".join(sorted({KIND_KEY[k] for k in anywhere - present}))
             out.append(Finding(ERROR, f"{where}: bundles: {b.name}", f"applies only in "
                                f"{', '.join(sorted(anywhere))} (where its elements can be "
@@ -172,16 +172,13 @@ def _structure_findings(sc: Scenario, where: str) -> tuple[list[Finding], set[st
                            "colleagues (an even degree, as documented); give an even number"))
     sizes = {k: s[_STAFF_KEY[k]] for k in present}
     small = sorted(k for k, n in sizes.items() if degree >= n)
-    if present and len(small) == len(present):
-        out.append(Finding(ERROR, f"{where}: network.within_unit_degree", f"{degree} close "
-                           "colleagues in the own unit, but no unit has that many staff (mean "
-                           f"sizes: {', '.join(f'{k} {n}' for k, n in sizes.items())}); set it "
-                           "below the unit sizes"))
-    elif small:
+    if small:  # the ring lattice stops at all colleagues: it runs, but not as declared
+        which = "every" if len(small) == len(present) else "some"
+        listed = ", ".join(f"{k} {sizes[k]} staff" for k in small)
         out.append(Finding(WARNING, f"{where}: network.within_unit_degree", f"{degree} close "
-                           f"colleagues, but {', '.join(small)} units have only "
-                           f"{', '.join(str(sizes[k]) for k in small)} staff on average: they "
-                           "get fewer ties than declared"))
+                           f"colleagues in the own unit, but {which} unit kind is smaller "
+                           f"({listed} on average): their staff are tied to all colleagues, "
+                           "fewer than declared; set it below the unit sizes"))
     return out, present
 
 

@@ -16,6 +16,7 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 from sim.bundles import shipped_bundles
+from sim.checks import doable_kinds
 from sim.params import ALL_LEVELS, MODEL
 from sim.population import Population
 from sim.scenario import Scenario, scenario_from_dict
@@ -68,8 +69,9 @@ def small_scenarios(draw) -> dict:
              "home_care": s["municipalities_per_trust"] * s["home_care_teams_per_municipality"],
              "gp": s["municipalities_per_trust"] * s["gp_practices_per_municipality"]}
     shipped = shipped_bundles()
-    usable = [b for b in BUNDLES if any(kinds.get(k, 0) for k in shipped[b].settings)]
-    assume(usable)  # a bundle that applies in no unit is an input error
+    present = {k for k, n in kinds.items() if n}
+    usable = [b for b in BUNDLES if doable_kinds(shipped[b], present)]
+    assume(usable)  # a bundle that can be done in no unit is an input error (sim.checks)
     bundles = draw(st.lists(st.sampled_from(usable), min_size=1, max_size=3, unique=True))
     parameters = {"p_awareness": draw(st.floats(0.05, 0.5)),
                   "penetration_threshold": draw(st.floats(0.05, 0.6))}
