@@ -269,6 +269,7 @@ def experiment_findings(exp: Experiment) -> list[Finding]:
     seen: dict[str, str] = {}
     for name, arm in zip(exp.arm_names, exp.arms, strict=True):
         resolved = arm.resolved()
+        resolved.pop("comparator")  # an arm's own strategy: its name
         for s in resolved["strategies"]:
             s.pop("name")
         key = _canonical(resolved)
