@@ -312,14 +312,16 @@ def _validated(path: str) -> tuple[str, list]:
         exp = load_experiment(path)
         return (f"{count(len(exp.arms), 'arm')} × {count(len(exp.points), 'design point')} × "
                 f"{count(exp.replicates, 'replicate')}; {exp.estimate}", exp.warnings)
+    from sim.preflight import check_run
     from sim.scenario import load_scenario
     from sim.simulate import preflight
 
     sc = load_scenario(path)
+    estimate = check_run(sc, sc.replicates)  # as implsim run would, before building
     world = preflight(sc)
     return (f"{count(len(sc.bundles), 'bundle')}, {count(len(sc.strategies), 'strategy')}, "
-            f"{sc.weeks} weeks, {world.pop.n_staff:,} staff in {world.pop.n_units} units",
-            scenario_findings(sc))
+            f"{sc.weeks} weeks, {world.pop.n_staff:,} staff in {world.pop.n_units} units; "
+            f"implsim run: {estimate}", scenario_findings(sc))
 
 
 def _cmd_explore(args: argparse.Namespace) -> int:

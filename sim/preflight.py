@@ -43,7 +43,7 @@ WORK_ENV = "IMPLSIM_MAX_WORK_MINUTES"
 # Cost model (see the module docstring for how the constants were measured).
 _BASE_BYTES = 320e6  # Python, numpy, pandas, scipy, Mesa and a small run
 _BYTES_PER_STAFF_BUNDLE = 100.0  # state arrays, eligibility, context, performed pairs
-_BYTES_PER_TIE = 40.0  # pairs, both CSR directions, build temporaries
+_BYTES_PER_TIE = 60.0  # pairs, CSR entries, build temporaries
 _BYTES_PER_ROW = 560.0  # one recorded entity × week × bundle kept (series, elements, concat)
 _STAFF_BUNDLE_WEEKS_PER_S = 5e6  # weekly steps with recording (benchmarks: 9.7-16.5 M)
 _RUN_OVERHEAD_S = 0.2  # building the world and the tables of one run
@@ -58,7 +58,7 @@ class Size:
     staff: int
     units: int
     entities: int  # rows per recorded week and bundle (every recorded level)
-    ties: int
+    ties: int  # entries of the influence matrix (a tie counts once from each end)
     bundles: int
     weeks: int
     recorded_weeks: int
@@ -158,7 +158,7 @@ def size(structure: dict[str, Any], network: dict[str, Any], output: dict[str, A
                 * (1 + s["size_variation"] / 2))
     degree = (network["within_unit_degree"] + network["cross_unit_degree"]
               + network["cross_boundary_degree"])
-    ties = int(2 * staff * degree)  # both directions
+    ties = int(staff * degree)  # adjacency entries: each tie once from either end
     rec = recorded_levels(output) if levels is None else levels
     entities = {"unit": units, "organisation": orgs, "municipality": trusts * m,
                 "trust": trusts, "kind": len(per_kind), "system": 1}
@@ -195,7 +195,7 @@ def check_scenario(scenario: Scenario, where: str | None = None) -> None:
     if sz is None:
         return
     _refuse_memory(sz.memory(), f"one run ({sz.staff:,} staff in {sz.units:,} units, "
-                   f"{sz.ties:,} directed ties, {sz.bundles} bundles, "
+                   f"{sz.ties:,} tie ends, {sz.bundles} bundles, "
                    f"{sz.recorded_weeks * sz.entities:,} recorded entity-weeks)",
                    where or f"{scenario.path}: structure", limits())
 
@@ -220,6 +220,8 @@ def check_run(scenario: Scenario, replicates: int, where: str = "") -> str:
     lim = limits()
     where = where or f"{scenario.path}"
     runs = replicates * len(scenario.strategies)
+    per = (f"{replicates} replicates × {len(scenario.strategies)} "
+           f"{'strategy' if len(scenario.strategies) == 1 else 'strategies'}")
     charts, points = null_charts(scenario)
     sz = scenario_size(scenario)
     null_s = charts * points * _CHART_POINT_S
@@ -232,15 +234,14 @@ def check_run(scenario: Scenario, replicates: int, where: str = "") -> str:
     if sz is None:
         return f"{runs} runs"
     _refuse_memory(sz.memory(tables=runs) + null_bytes, f"{runs} runs kept in memory until "
-                   f"written ({replicates} replicates × {len(scenario.strategies)} strategies, "
-                   f"{sz.staff:,} staff)", f"{where}: replicates", lim)
+                   f"written ({per}, {sz.staff:,} staff)", f"{where}: replicates", lim)
     total = runs * sz.seconds() + null_s
-    _refuse_work(total, f"{runs} runs ({replicates} replicates × {len(scenario.strategies)} "
-                 f"strategies of {sz.staff:,} staff × {sz.bundles} bundles × {sz.weeks} weeks)"
+    _refuse_work(total, f"{runs} runs ({per} of {sz.staff:,} staff × {sz.bundles} bundles × "
+                 f"{sz.weeks} weeks)"
                  + (f" and {charts:,} null charts" if charts else ""), f"{where}: replicates",
                  lim, ", all kept only in memory until the end (implsim experiment keeps each "
                  "finished run)")
-    return (f"estimate: {runs} runs, ~{_minutes(total)}, peak ~{_gb(sz.memory(tables=runs))}")
+    return f"{runs} runs, ~{_minutes(total)}, peak ~{_gb(sz.memory(tables=runs))}"
 
 
 def check_batch(sizes: list[tuple[Size | None, int]], chunk: int, where: str) -> str:
@@ -258,7 +259,7 @@ def check_batch(sizes: list[tuple[Size | None, int]], chunk: int, where: str) ->
         return f"estimate: {runs:,} runs"
     big = max(known, key=lambda sn: sn[0].memory())[0]
     _refuse_memory(big.memory(), f"one run ({big.staff:,} staff in {big.units:,} units, "
-                   f"{big.ties:,} directed ties)", where, lim)
+                   f"{big.ties:,} tie ends)", where, lim)
     slow = max(known, key=lambda sn: sn[0].seconds())[0]
     _refuse_work(chunk * slow.seconds(), f"one task of {chunk} runs of {slow.staff:,} staff × "
                  f"{slow.bundles} bundles × {slow.weeks} weeks", where, lim,
