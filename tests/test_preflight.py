@@ -211,3 +211,27 @@ def test_with_unit_rows_recorded_the_same_calibration_loads(tmp_path):
     loaded = load_calibration(cal)
     assert loaded.timeseries_level == "unit"
     assert np.array_equal(loaded.targets[0].weeks, [10, 20])
+
+
+def test_the_first_batch_backstop_names_the_target_nobody_records(tmp_path):
+    """Should a target pass the preflight and still find no rows, ABC stops at the first
+    batch instead of spending its whole budget (sim.calibrate.pipeline)."""
+    import pandas as pd
+
+    from sim.calibrate.pipeline import _check_first_batch
+
+    cal_path = unit_calibration(tmp_path)
+    (tmp_path / "units.toml").write_text(UNIT_SCENARIO.replace("unit_level = false",
+                                                               "unit_level = true"))
+    cal = load_calibration(cal_path)
+    system_only = pd.DataFrame({"point": [0, 1], "week": [10, 10], "level": ["system"] * 2,
+                                "entity": ["all"] * 2, "bundle": ["antibiotic_stewardship"] * 2,
+                                "adoption": [0.1, 0.2]})
+    d = cal.distances(system_only, 2)
+    assert np.isinf(d).all()
+    with pytest.raises(InputError, match=r"cal.toml: targets\[0\]: none of the first 2 "
+                       r"simulations records adoption at unit 'Trust 1 municipality 1 "
+                       r"nursing home 1 unit 1', bundle 'antibiotic_stewardship', week 10 "
+                       r"\(target 'uptake'\)"):
+        _check_first_batch(cal, system_only, 2, d)
+    _check_first_batch(cal, system_only, 2, np.array([np.inf, 1.0]))  # one finite: go on

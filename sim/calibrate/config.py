@@ -362,6 +362,8 @@ def calibration_from_dict(data: dict[str, Any], path: str, base_dir: Path) -> Ca
         raise InputError(f"{path}: targets", "needs at least one [[targets]] table")
     targets = [_target(raw, f"{path}: targets[{i}]", series)
                for i, raw in enumerate(raw_targets)]
+    for i, t in enumerate(targets):  # what the runs record, before a world is built
+        t.check_recorded(scenario, f"{path}: targets[{i}]")
     world = preflight(scenario)
     for i, t in enumerate(targets):
         t.bind(scenario, world, f"{path}: targets[{i}]")

@@ -240,10 +240,11 @@ def _check_first_batch(cal: Calibration, ts: pd.DataFrame, n: int, d: np.ndarray
         if missing.any():
             row = t.table.iloc[int(np.flatnonzero(missing)[0])]
             raise InputError(f"{cal.path}: targets[{i}]", f"none of the first {n} "
-                             f"simulations records target {t.name!r}'s {t.output} at "
-                             f"{t.level} {row['group']!r}, bundle {row['bundle']!r}, week "
-                             f"{int(t.weeks[int(np.flatnonzero(missing)[0])])}; check the "
-                             "target's level and the scenario's [output]")
+                             f"simulations records {t.output} at {t.level} {row['group']!r}, "
+                             f"bundle {row['bundle']!r}, week "
+                             f"{int(t.weeks[int(np.flatnonzero(missing)[0])])} (target "
+                             f"{t.name!r}); check the target's level and the scenario's "
+                             "[output]")
 
 
 def run_calibration(cal: Calibration, out: str | Path, *, scheduler: str | None = None,

@@ -165,7 +165,7 @@ class Target:
         src = self.data.source
         tab = self.table
         bundles = scenario.bundle_names
-        self._check_recorded(scenario, where)
+        self.check_recorded(scenario, where)
         for b, line in zip(tab["bundle"], tab["line"], strict=True):
             if b not in bundles:
                 raise InputError(f"{src}: bundle", f"line {line}: {b!r} is not a bundle of the "
@@ -205,7 +205,7 @@ class Target:
                                  f"({len(missing)} of {len(self.data.nodes)} missing); the "
                                  "scenario must load the network of the same people")
 
-    def _check_recorded(self, scenario: Scenario, where: str) -> None:
+    def check_recorded(self, scenario: Scenario, where: str) -> None:
         """The scenario must record the target's level: else every distance is infinite.
 
         The calibration's store keeps every level up to the finest target's (the experiment
