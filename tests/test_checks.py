@@ -347,3 +347,32 @@ def test_every_shipped_file_validates_without_an_error(path, capsys):
     # the warnings they get (listed in the issue's report): only the null reference strategy
     expected = 1 if path.name == "measurement.toml" else 0
     assert err.count("implsim: warning: ") == expected, err
+
+
+def test_an_experiment_lists_its_arms_errors_and_its_own_warnings_together(tmp_path, capsys):
+    """Overrides can make a base scenario's bundle impossible: the arm's scenario is checked."""
+    write(tmp_path, HEAD.replace('bundles = ["antibiotic_stewardship"]',
+                                 'bundles = ["mental_health_patient_involvement"]') + STRATEGY,
+          "base.toml")
+    exp = write(tmp_path, """\
+name = "shrunk"
+scenario = "base.toml"
+replicates = 1
+[overrides.structure]
+mental_health_units_per_trust = 0
+[[arms]]
+name = "a"
+strategy = "support"
+[[arms]]
+name = "b"
+strategy = "support"
+[design]
+type = "list"
+points = [{ "parameters.p_abandon" = 0.01 }, { "parameters.p_abandon" = 0.01 }]
+""", "exp.toml")
+    assert main(["validate", str(exp)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert any("error: " in e and "mental_health_units_per_trust" in e for e in err), err
+    assert any("warning: " in e and "are identical" in e for e in err), err
+    assert any("warning: " in e and "repeat earlier ones" in e for e in err), err
+    assert err[-1].endswith("1 error")

@@ -235,3 +235,23 @@ def test_the_first_batch_backstop_names_the_target_nobody_records(tmp_path):
                        r"\(target 'uptake'\)"):
         _check_first_batch(cal, system_only, 2, d)
     _check_first_batch(cal, system_only, 2, np.array([np.inf, 1.0]))  # one finite: go on
+
+
+@pytest.mark.parametrize("change, field, words", [
+    (('arm = "training"', 'arm = "coaching"'), "design.arm", "no strategy 'coaching'"),
+    (('comparator = "usual care"', 'comparator = "nothing"'), "design.comparator",
+     "no strategy 'nothing'"),
+    (('element = "e"', 'element = "x"'), "element", "no element 'x' of bundle 'p'"),
+    (('bundle = "p"', 'bundle = "q"'), "bundle", "no bundle 'q'"),
+])
+def test_an_evidence_design_naming_what_its_scenario_lacks_is_refused_on_load(
+        tmp_path, change, field, words):
+    """The joint calibration resolves every design before its first particle."""
+    from sim.calibrate.joint import load_joint
+    from tests.test_joint import TARGET, _files
+
+    path = _files(tmp_path)
+    (tmp_path / "evidence" / "t.toml").write_text(TARGET.replace(*change))
+    with pytest.raises(InputError) as info:
+        load_joint(path)
+    assert info.value.where.endswith(f"t.toml: {field}") and words in info.value.message
