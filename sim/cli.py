@@ -142,11 +142,13 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
 
 
 def _cmd_sensitivity(args: argparse.Namespace) -> int:
+    from sim.preflight import check_runs
     from sim.sensitivity import load_spec, run_sensitivity
 
     if args.workers is not None and args.workers < 1:
         raise InputError("--workers", f"must be at least 1, got {args.workers}")
     spec = load_spec(args.file)
+    check_runs(spec.n_rows() * spec.replicates, f"{args.file}: samples")
     if not args.quiet:
         rows = spec.n_rows()
         what = (f"test function {spec.test_function.name}" if spec.test_function else
@@ -302,10 +304,14 @@ def _validated(path: str) -> tuple[str, list]:
         return (f"joint calibration of {count(len(joint.priors), 'parameter')} to "
                 f"{count(len(joint.targets), 'evidence target')}", [])
     if any(k in data for k in ("method", "factors", "test_function")):
+        from sim.preflight import check_runs
         from sim.sensitivity import load_spec
 
         spec = load_spec(path)
-        return f"{spec.method.name}, {count(len(spec.factors), 'factor')}", []
+        runs = spec.n_rows() * spec.replicates
+        check_runs(runs, f"{path}: samples")
+        return (f"{spec.method.name}, {count(len(spec.factors), 'factor')}, {spec.n_rows():,} "
+                f"sample rows × {count(spec.replicates, 'replicate')}", [])
     if isinstance(data.get("scenario"), str) or "arms" in data or "design" in data:
         from sim.experiment import load_experiment
 

@@ -244,6 +244,16 @@ def check_run(scenario: Scenario, replicates: int, where: str = "") -> str:
     return f"{runs} runs, ~{_minutes(total)}, peak ~{_gb(sz.memory(tables=runs))}"
 
 
+def check_runs(runs: int, where: str, what: str = "runs") -> None:
+    """Refuse a batch whose list of runs (or design points) alone would not fit in memory.
+
+    Checked from the counts, before the list is made: a grid of ten factors of a hundred
+    values is 10^20 points.
+    """
+    _refuse_memory(_BASE_BYTES + _BYTES_PER_RUN_RECORD * runs, f"the batch's list of "
+                   f"{runs:,} {what}", where, limits())
+
+
 def check_batch(sizes: list[tuple[Size | None, int]], chunk: int, where: str) -> str:
     """Refuse a resumable batch whose process or chunk exceeds the limits; return its estimate.
 
@@ -252,8 +262,7 @@ def check_batch(sizes: list[tuple[Size | None, int]], chunk: int, where: str) ->
     """
     lim = limits()
     runs = sum(n for _, n in sizes)
-    _refuse_memory(_BASE_BYTES + _BYTES_PER_RUN_RECORD * runs, f"the batch's list of {runs:,} "
-                   "runs", where, lim)
+    check_runs(runs, where)
     known = [(s, n) for s, n in sizes if s is not None]
     if not known:
         return f"estimate: {runs:,} runs"

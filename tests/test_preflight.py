@@ -255,3 +255,27 @@ def test_an_evidence_design_naming_what_its_scenario_lacks_is_refused_on_load(
     with pytest.raises(InputError) as info:
         load_joint(path)
     assert info.value.where.endswith(f"t.toml: {field}") and words in info.value.message
+
+
+def test_a_grid_of_ten_to_the_twentieth_points_is_refused_before_it_is_made(tmp_path):
+    values = ", ".join(str(0.001 * (i + 1)) for i in range(100))
+    factors = "\n".join(f'"parameters.{p}" = [{values}]' for p in (
+        "p_abandon", "p_awareness", "p_word_of_mouth", "p_routinise", "learning_by_doing",
+        "knowledge_decay", "fidelity_gain", "fidelity_decay", "turnover_annual",
+        "capacity_gain"))
+    exp = tmp_path / "grid.toml"
+    exp.write_text(f'replicates = 1\n[design]\ntype = "grid"\n[design.factors]\n{factors}\n')
+    with pytest.raises(InputError, match=r"grid.toml: design.factors: the batch's list of "
+                       r"100,000,000,000,000,000,000 design points needs about"):
+        load_experiment(exp)
+
+
+def test_a_sensitivity_analysis_too_large_to_list_is_refused(tmp_path, capsys):
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "experiments" / "sa_catchment.toml").read_text()
+    path = tmp_path / "sa.toml"
+    path.write_text(text.replace("samples = 50 ", "samples = 9000000 "))
+    assert main(["sensitivity", str(path), "--out", str(tmp_path / "out")]) == 2
+    line = one_line(capsys)
+    assert "sa.toml: samples: the batch's list of 270,000,000 runs needs about" in line
+    assert not (tmp_path / "out").exists()

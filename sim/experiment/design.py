@@ -42,6 +42,7 @@ import hashlib
 import io
 import itertools
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -212,6 +213,8 @@ def design_points(raw: Any, where: str, base_dir: Path) -> list[dict[str, Any]]:
         for k in keys:
             if not isinstance(factors[k], list) or not factors[k]:
                 raise InputError(f"{where}.factors.{k}", "must be a non-empty list of values")
+        preflight.check_runs(math.prod(len(factors[k]) for k in keys), f"{where}.factors",
+                             "design points")  # before the product is made
         return [dict(zip(keys, combo, strict=True))
                 for combo in itertools.product(*(factors[k] for k in keys))]
     if kind == "list":
