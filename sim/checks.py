@@ -196,9 +196,11 @@ def _intervention_findings(sc: Scenario, present: set[str] | None) -> list[Findi
                                              "introduce all)")))
         for b, week in s.launch.items():
             if s.launch_week(b) is not None and week > sc.weeks:
-                out.append(Finding(ERROR, f"{sw}.launch.{b}", f"week {week} is after the run "
-                                   f"ends (weeks = {sc.weeks}): the bundle is never "
-                                   "introduced; launch it earlier or lengthen the run"))
+                # it runs (the bundle stays at baseline, as if left out of the strategy)
+                out.append(Finding(WARNING, f"{sw}.launch.{b}", f"week {week} is after the "
+                                   f"run ends (weeks = {sc.weeks}): the bundle is never "
+                                   "introduced; launch it earlier, lengthen the run, or leave "
+                                   "it out of the strategy's bundles"))
         for i, (spec, iv) in enumerate(zip(s.interventions, sc.build_interventions(s),
                                            strict=True)):
             w = f"{sw}.interventions[{i}]"
