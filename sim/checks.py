@@ -34,9 +34,11 @@ KIND_KEY = {"hospital": "wards_per_trust", "mental_health": "mental_health_units
             "icu": "icu_units_per_trust", "nursing_home": "nursing_homes_per_municipality",
             "home_care": "home_care_teams_per_municipality",
             "gp": "gp_practices_per_municipality"}
-_STAFF_KEY = {"hospital": "staff_per_ward", "mental_health": "staff_per_mental_health_unit",
-              "icu": "staff_per_icu_unit", "nursing_home": "staff_per_nursing_home_unit",
-              "home_care": "staff_per_home_care_team", "gp": "staff_per_gp_practice"}
+#: The same with municipality data: the ratio that sizes each kind.
+DATA_KIND_KEY = {"hospital": "somatic_beds_per_1000",
+                 "mental_health": "mental_health_beds_per_1000",
+                 "icu": "icu_units_per_trust", "nursing_home": "nursing_home_places_per_1000",
+                 "home_care": "home_care_staff_per_1000", "gp": "inhabitants_per_gp"}
 
 
 @dataclass(frozen=True)
@@ -83,13 +85,10 @@ def _unique(findings: Iterable[Finding]) -> list[Finding]:
 
 # --- catchment ---------------------------------------------------------------------------------
 def kind_units(structure: dict[str, Any]) -> dict[str, int]:
-    """Units of each organisation kind per trust in a generated catchment."""
-    s, m = structure, structure["municipalities_per_trust"]
-    return {"hospital": s["wards_per_trust"], "mental_health": s["mental_health_units_per_trust"],
-            "icu": s["icu_units_per_trust"],
-            "nursing_home": m * s["nursing_homes_per_municipality"] * s["units_per_nursing_home"],
-            "home_care": m * s["home_care_teams_per_municipality"],
-            "gp": m * s["gp_practices_per_municipality"]}
+    """Units of each organisation kind in a catchment (generated, or from municipality data)."""
+    from sim.preflight import catchment
+
+    return {k: u for k, (u, _, _) in catchment(structure).kinds.items()}
 
 
 def _side(kind: str) -> bool:
@@ -146,11 +145,14 @@ def bundle_findings(bundle: Bundle, where: str) -> list[Finding]:
 
 def _structure_findings(sc: Scenario, where: str) -> tuple[list[Finding], set[str]]:
     """A generated catchment against its bundles, targets and network degrees."""
+    from sim.preflight import catchment
+
     s, net = sc.structure, sc.network
-    per_trust = kind_units(s)
-    present = {k for k, n in per_trust.items() if n}
+    kinds = catchment(s).kinds
+    present = {k for k, (u, _, _) in kinds.items() if u}
+    key_of = DATA_KIND_KEY if s["municipalities"] else KIND_KEY
     out: list[Finding] = []
-    if s["regions"] > s["hospital_trusts"]:
+    if not s["municipalities"] and s["regions"] > s["hospital_trusts"]:
         out.append(Finding(WARNING, f"{where}: structure.regions", f"{s['regions']} regions "
                            f"for {s['hospital_trusts']} hospital trusts: "
                            f"{s['regions'] - s['hospital_trusts']} regions stay empty; set "
@@ -159,7 +161,7 @@ def _structure_findings(sc: Scenario, where: str) -> tuple[list[Finding], set[st
         doable = doable_kinds(b, present)
         if not doable:
             anywhere = doable_kinds(b, set(ORG_KINDS))
-            keys = ", ".join(sorted({KIND_KEY[k] for k in anywhere - present}))
+            keys = ", ".join(sorted({key_of[k] for k in anywhere - present}))
             out.append(Finding(ERROR, f"{where}: bundles: {b.name}", f"applies only in "
                                f"{', '.join(sorted(anywhere))} (where its elements can be "
                                "done), and the structure has no such units (or only one side "
@@ -170,7 +172,7 @@ def _structure_findings(sc: Scenario, where: str) -> tuple[list[Finding], set[st
         out.append(Finding(WARNING, f"{where}: network.within_unit_degree", f"{degree} is "
                            f"odd: the ring lattice gives each staff member {degree - 1} close "
                            "colleagues (an even degree, as documented); give an even number"))
-    sizes = {k: s[_STAFF_KEY[k]] for k in present}
+    sizes = {k: round(kinds[k][1] / kinds[k][0]) for k in present}  # mean staff per unit
     small = sorted(k for k, n in sizes.items() if degree >= n)
     if small:  # the ring lattice stops at all colleagues: it runs, but not as declared
         which = "every" if len(small) == len(present) else "some"
@@ -183,6 +185,7 @@ def _structure_findings(sc: Scenario, where: str) -> tuple[list[Finding], set[st
 
 
 def _intervention_findings(sc: Scenario, present: set[str] | None) -> list[Finding]:
+    key_of = DATA_KIND_KEY if sc.structure["municipalities"] else KIND_KEY
     out = []
     for s in sc.strategies:
         sw = f"{sc.path}: strategies[{s.name!r}]"
@@ -218,7 +221,7 @@ def _intervention_findings(sc: Scenario, present: set[str] | None) -> list[Findi
                 if len(empty) == len(kinds):
                     out.append(Finding(ERROR, f"{w}.target.kinds", f"the structure has no "
                                        f"{', '.join(kinds)} units, so the intervention reaches "
-                                       f"nobody; set {', '.join(KIND_KEY[k] for k in kinds)} "
+                                       f"nobody; set {', '.join(key_of[k] for k in kinds)} "
                                        "above 0 in [structure], or target other kinds"))
                 elif empty:
                     out.append(Finding(WARNING, f"{w}.target.kinds", f"the structure has no "

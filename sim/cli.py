@@ -283,7 +283,7 @@ def _validated(path: str) -> tuple[str, list]:
     def count(n: int, word: str) -> str:
         return f"{n} {word}{'' if n == 1 else 's'}".replace("strategys", "strategies")
 
-    data = read_toml(Path(path), "input", path)
+    data = read_toml(Path(path), "scenario", path)  # the kind validate is first for
     if "elements" in data:
         from sim.bundles.bundle import load_bundle_file
         from sim.checks import bundle_findings, refuse

@@ -128,17 +128,35 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:,.1f} core-minutes" if seconds >= 60 else f"{seconds:.0f} core-seconds"
 
 
-def size(structure: dict[str, Any], network: dict[str, Any], output: dict[str, Any],
-         bundles: int, weeks: int, levels: tuple[str, ...] | None = None) -> Size:
-    """The size of one run of a generated catchment, from the declared counts alone.
+@dataclass(frozen=True)
+class Catchment:
+    """Per organisation kind (units, staff, organisations) of a whole structure."""
 
-    ``levels``: the recorded levels (default: what ``output`` records).
+    kinds: dict[str, tuple[int, int, int]]
+    trusts: int
+    municipalities: int
+
+
+def catchment(structure: dict[str, Any]) -> Catchment:
+    """What a structure holds, from its declared counts or its municipality data's plan.
+
+    Generated catchments use mean unit sizes (the spread is added in :func:`size`); a
+    municipality file is read and apportioned as :mod:`sim.structure_data` builds it.
     """
-    from sim.outcomes.recorder import recorded_levels
-
     s = structure
+    if s.get("municipalities"):
+        from sim.structure_data import assign_trusts, plan, read_municipalities, source_path
+
+        munis = read_municipalities(source_path(s["municipalities"]))
+        trusts = assign_trusts(munis, s["trust_population"])
+        kinds: dict[str, tuple[int, int, int]] = {}
+        for part in plan(munis, trusts, s):
+            for kind, (units, staff) in part.items():
+                orgs = units if kind in ("nursing_home", "gp") else (units > 0)
+                kinds[kind] = (int(units.sum()), int(staff.sum()), int(orgs.sum()))
+        return Catchment(kinds, len(trusts), len(munis))
     trusts, m = s["hospital_trusts"], s["municipalities_per_trust"]
-    per_kind = {  # (units, staff per unit, organisations) per trust
+    per_trust = {  # (units, staff per unit, organisations) per trust
         "hospital": (s["wards_per_trust"], s["staff_per_ward"], int(s["wards_per_trust"] > 0)),
         "mental_health": (s["mental_health_units_per_trust"], s["staff_per_mental_health_unit"],
                           int(s["mental_health_units_per_trust"] > 0)),
@@ -151,17 +169,29 @@ def size(structure: dict[str, Any], network: dict[str, Any], output: dict[str, A
         "gp": (m * s["gp_practices_per_municipality"], s["staff_per_gp_practice"],
                m * s["gp_practices_per_municipality"]),
     }
-    units = trusts * sum(u for u, _, _ in per_kind.values())
-    orgs = trusts * sum(o for _, _, o in per_kind.values())
+    return Catchment({k: (trusts * u, trusts * u * n, trusts * o)
+                      for k, (u, n, o) in per_trust.items()}, trusts, trusts * m)
+
+
+def size(structure: dict[str, Any], network: dict[str, Any], output: dict[str, Any],
+         bundles: int, weeks: int, levels: tuple[str, ...] | None = None) -> Size:
+    """The size of one run of a catchment, from the declared counts (or data) alone.
+
+    ``levels``: the recorded levels (default: what ``output`` records).
+    """
+    from sim.outcomes.recorder import recorded_levels
+
+    c = catchment(structure)
+    units = sum(u for u, _, _ in c.kinds.values())
+    orgs = sum(o for _, _, o in c.kinds.values())
     # mean sizes, and a margin for the spread of unit sizes
-    staff = int(trusts * sum(u * n for u, n, _ in per_kind.values())
-                * (1 + s["size_variation"] / 2))
+    staff = int(sum(n for _, n, _ in c.kinds.values()) * (1 + structure["size_variation"] / 2))
     degree = (network["within_unit_degree"] + network["cross_unit_degree"]
               + network["cross_boundary_degree"])
     ties = int(staff * degree)  # adjacency entries: each tie once from either end
     rec = recorded_levels(output) if levels is None else levels
-    entities = {"unit": units, "organisation": orgs, "municipality": trusts * m,
-                "trust": trusts, "kind": len(per_kind), "system": 1}
+    entities = {"unit": units, "organisation": orgs, "municipality": c.municipalities,
+                "trust": c.trusts, "kind": len(c.kinds), "system": 1}
     every = output["every_weeks"]
     return Size(staff, units, sum(entities[lv] for lv in rec), ties, bundles, weeks,
                 weeks // every + 2)

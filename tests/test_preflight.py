@@ -121,7 +121,8 @@ def test_a_long_implsim_run_is_refused_but_an_experiment_may_be_long(tmp_path, c
 def test_the_estimate_follows_the_built_world():
     """Staff within 10% (the margin for unit-size spread is on the high side), tie ends and
     units as built; the estimate never falls below the world."""
-    for path in (None, "experiments/keystone.toml", "experiments/national.toml"):
+    for path in (None, "experiments/keystone.toml", "experiments/national.toml",
+                 "experiments/norway_structure_example.toml"):  # the last from municipality data
         sc = load_scenario(Path(__file__).resolve().parents[1] / path if path else None)
         world = build_world(sc, sc.seed)
         sz = preflight.scenario_size(sc)
