@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from sim.errors import InputError
@@ -141,9 +142,21 @@ def catchment(structure: dict[str, Any]) -> Catchment:
     """What a structure holds, from its declared counts or its municipality data's plan.
 
     Generated catchments use mean unit sizes (the spread is added in :func:`size`); a
-    municipality file is read and apportioned as :mod:`sim.structure_data` builds it.
+    municipality file is read and apportioned as :mod:`sim.structure_data` builds it (~40 ms
+    for norway_2025, so remembered: an experiment asks once per arm and design point).
     """
-    s = structure
+    stamp = None
+    if structure.get("municipalities"):  # a rewritten file is read again
+        from sim.structure_data import source_path
+
+        st = os.stat(source_path(structure["municipalities"]))
+        stamp = (st.st_mtime_ns, st.st_size)
+    return _catchment(tuple(sorted(structure.items())), stamp)
+
+
+@lru_cache(maxsize=256)
+def _catchment(items: tuple[tuple[str, Any], ...], stamp: tuple[int, int] | None) -> Catchment:
+    s = dict(items)
     if s.get("municipalities"):
         from sim.structure_data import assign_trusts, plan, read_municipalities, source_path
 
