@@ -204,7 +204,7 @@ def size(structure: dict[str, Any], network: dict[str, Any], output: dict[str, A
     ties = int(staff * degree)  # adjacency entries: each tie once from either end
     rec = recorded_levels(output) if levels is None else levels
     entities = {"unit": units, "organisation": orgs, "municipality": c.municipalities,
-                "trust": c.trusts, "kind": len(c.kinds), "system": 1}
+                "trust": c.trusts, "region": c.trusts, "kind": len(c.kinds), "system": 1}
     every = output["every_weeks"]
     return Size(staff, units, sum(entities[lv] for lv in rec), ties, bundles, weeks,
                 weeks // every + 2)

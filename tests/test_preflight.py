@@ -280,3 +280,13 @@ def test_a_sensitivity_analysis_too_large_to_list_is_refused(tmp_path, capsys):
     line = one_line(capsys)
     assert "sa.toml: samples: the batch's list of 270,000,000 runs needs about" in line
     assert not (tmp_path / "out").exists()
+
+
+def test_every_recordable_level_is_sized():
+    """The estimate counts rows at each level a run can record (regions included)."""
+    from sim.params import ALL_LEVELS
+
+    sc = load_scenario(None)
+    every = preflight.scenario_size(sc, levels=ALL_LEVELS)
+    system = preflight.scenario_size(sc, levels=("system",))
+    assert every.entities > system.entities == 1
