@@ -98,6 +98,9 @@ def anova_icc(n: np.ndarray, s: np.ndarray, q: np.ndarray,
     return out if counts is not None else out[:1].reshape(())
 
 
+_SUM_COLUMNS = ("bundle", "level", "kind", "metric", "week", "n", "sum", "sumsq")
+
+
 def cluster_sums(recorder: Recorder, pop: Population, eligible: np.ndarray,
                  bundle_names: Sequence[str], weeks: Sequence[int]) -> pd.DataFrame:
     """Per bundle × level × kind × metric × week × cluster: units, sum and sum of squares.
@@ -109,30 +112,47 @@ def cluster_sums(recorder: Recorder, pop: Population, eligible: np.ndarray,
     specialist = np.isin(pop.unit_kind, [ORG_KINDS.index(k) for k in SPECIALIST_KINDS])
     clusters = {"municipality": np.where(specialist, -1, pop.unit_municipality),
                 "trust": pop.unit_trust}
-    kinds = {"all": np.ones(pop.n_units, bool)} | {
-        k: pop.unit_kind == ORG_KINDS.index(k) for k in ORG_KINDS}
+    kind_names = ["all", *ORG_KINDS]
+    kinds = np.stack([np.ones(pop.n_units, bool),
+                      *[pop.unit_kind == ORG_KINDS.index(k) for k in ORG_KINDS]])  # (K, U)
+    n_k, n_b = len(kind_names), len(bundle_names)
     elig = eligible.astype(np.float64)
-    rows = []
+    cols: dict[str, list[np.ndarray]] = {c: [] for c in _SUM_COLUMNS}
     for week in weeks:
         i = recorder._row[week]
         with np.errstate(invalid="ignore", divide="ignore"):
             adoption = np.where(elig > 0, recorder.users[i] / elig, np.nan)
         metric = {"compliance": recorder.compliance[i].astype(np.float64), "adoption": adoption}
         for level, of_unit in clusters.items():
-            member = of_unit >= 0
+            n_c = int(of_unit.max()) + 1 if len(of_unit) else 0
             for name, values in metric.items():
-                for b, bundle in enumerate(bundle_names):
-                    v = values[:, b]
-                    for kind, of_kind in kinds.items():
-                        keep = member & of_kind & ~np.isnan(v)
-                        if not keep.any():
-                            continue
-                        n, s, q = _sums(v[keep], of_unit[keep])
-                        rows.append(pd.DataFrame({
-                            "bundle": bundle, "level": level, "kind": kind, "metric": name,
-                            "week": week, "n": n, "sum": s, "sumsq": q}))
-    cols = ["bundle", "level", "kind", "metric", "week", "n", "sum", "sumsq"]
-    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=cols)
+                v = values.T  # (B, U)
+                # every bundle × kind × cluster at once: one bincount over (b, k, cluster) bins;
+                # nonzero walks b, then k, then units in order, so each bin adds its units in
+                # unit order, as a per-bundle, per-kind bincount does (the same floats)
+                keep = (of_unit >= 0)[None, None, :] & kinds[None, :, :] & ~np.isnan(v)[:, None]
+                bb, kk, uu = np.nonzero(keep)
+                if len(bb) == 0:
+                    continue
+                flat = (bb * n_k + kk) * n_c + of_unit[uu]
+                x = v[bb, uu]
+                size = n_b * n_k * n_c
+                n = np.bincount(flat, minlength=size).astype(float)
+                sm = np.bincount(flat, x, minlength=size)
+                sq = np.bincount(flat, x * x, minlength=size)
+                has = np.flatnonzero(n > 0)
+                b_of, k_of = has // (n_k * n_c), has // n_c % n_k
+                cols["bundle"].append(np.asarray(bundle_names, object)[b_of])
+                cols["level"].append(np.full(len(has), level, object))
+                cols["kind"].append(np.asarray(kind_names, object)[k_of])
+                cols["metric"].append(np.full(len(has), name, object))
+                cols["week"].append(np.full(len(has), week, np.int64))
+                cols["n"].append(n[has])
+                cols["sum"].append(sm[has])
+                cols["sumsq"].append(sq[has])
+    if not cols["n"]:
+        return pd.DataFrame(columns=list(_SUM_COLUMNS))
+    return pd.DataFrame({c: np.concatenate(v) for c, v in cols.items()})
 
 
 def icc_table(sums: pd.DataFrame, seed: int, draws: int = ICC_DRAWS) -> pd.DataFrame:
