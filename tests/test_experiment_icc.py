@@ -13,6 +13,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
@@ -133,3 +134,27 @@ def test_a_store_from_before_the_table_reports_with_a_note(store: Path, tmp_path
     assert (old / "report" / "arms.csv").exists()
     assert not (old / "report" / "icc.csv").exists()
     assert "no icc.csv" in (old / "report" / "README.txt").read_text()
+
+
+def test_each_design_point_has_its_own_icc_rows() -> None:
+    from sim.experiment.report import experiment_icc
+    from sim.outcomes.icc import icc_table
+
+    rng = np.random.default_rng(3)
+    rows = []
+    for point in (0, 1):
+        for replicate in (0, 1):
+            for _cluster in range(6):
+                n = float(rng.integers(2, 9))
+                s = float(rng.random() * n) * (1 + point)
+                rows.append({"run_id": 10 * point + replicate, "arm": "a", "point": point,
+                             "replicate": replicate, "seed": replicate, "bundle": "b",
+                             "level": "municipality", "kind": "all", "metric": "compliance",
+                             "week": 4, "n": n, "sum": s, "sumsq": s * s / n + rng.random()})
+    sums = pd.DataFrame(rows)
+    table = experiment_icc(sums, seed=5)
+    assert list(table["point"]) == [0, 1]
+    for point in (0, 1):
+        alone = icc_table(sums[sums["point"] == point].rename(columns={"arm": "strategy"}), 5)
+        assert_frame_equal(table[table["point"] == point].drop(columns="point")
+                           .reset_index(drop=True), alone)
