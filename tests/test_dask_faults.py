@@ -103,7 +103,8 @@ def stored_bytes(root: Path) -> dict[str, str]:
     """What must not depend on how the batch ran: the run table and every part, by sha256, and
     every done record without its time stamp."""
     out = {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-           for sub in ("summary", "timeseries") for p in sorted((root / sub).glob("*.parquet"))}
+           for sub in ("summary", "timeseries", "clusters")
+           for p in sorted((root / sub).glob("*.parquet"))}
     out["runs.parquet"] = hashlib.sha256((root / "runs.parquet").read_bytes()).hexdigest()
     for rec in sorted((root / "done").glob("part-*.json")):
         entry = json.loads(rec.read_text())

@@ -105,16 +105,16 @@ def snapshot(root: Path) -> dict[str, str]:
             for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def frames(root: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+def frames(root: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     store = ResultStore(root)
-    return store.read("summary"), store.read("timeseries")
+    return store.read("summary"), store.read("timeseries"), store.read("clusters")
 
 
 def assert_same_results(root: Path, reference: Path) -> None:
     got, want = frames(root), frames(reference)
-    assert not want[0].empty and not want[1].empty
-    assert_frame_equal(got[0], want[0])
-    assert_frame_equal(got[1], want[1])
+    assert not want[0].empty and not want[1].empty and not want[2].empty
+    for table_got, table_want in zip(got, want, strict=True):
+        assert_frame_equal(table_got, table_want)
 
 
 def assert_complete(root: Path) -> None:

@@ -307,7 +307,7 @@ def test_report_directory_that_is_a_file_is_one_line(refs, tmp_path, capsys):
 def _graft(out: Path, other: Path, chunk: int, keep_fingerprint: bool) -> None:
     """Replace ``chunk`` of ``out`` by the same chunk of another experiment's store."""
     name = f"part-{chunk:05d}"
-    for sub in ("summary", "timeseries"):
+    for sub in ("summary", "timeseries", "clusters"):
         shutil.copyfile(other / sub / f"{name}.parquet", out / sub / f"{name}.parquet")
     entry = json.loads((other / "done" / f"{name}.json").read_text())
     if not keep_fingerprint:  # as a store written before done records carried it

@@ -59,8 +59,12 @@ def auto_chunk_size(n_runs: int) -> int:
     return max(1, min(50, math.ceil(n_runs / 100)))
 
 
-def run_one(experiment: Experiment, r: Run) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Summary and time-series rows of one run, labelled with the run's identity."""
+def run_one(experiment: Experiment, r: Run) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Summary, time-series and ICC cluster-sum rows of one run, labelled with its identity.
+
+    The cluster sums are the run's own (:func:`sim.outcomes.icc.cluster_sums`), so the report's
+    ``icc.csv`` is :func:`sim.outcomes.icc.icc_table` of the same numbers ``implsim run`` has.
+    """
     scenario = experiment.scenario_for(r)
     levels = _LEVELS[experiment.settings["timeseries"]]
     if "unit" not in levels:  # a copy: the experiment's scenarios are never changed
@@ -73,9 +77,10 @@ def run_one(experiment: Experiment, r: Run) -> tuple[pd.DataFrame, pd.DataFrame]
               "replicate": r.replicate, "seed": r.seed}
     point = experiment.points[r.point]
     out = []
-    for df in (result.summary, result.timeseries):
+    for df, by_level in ((result.summary, True), (result.timeseries, True),
+                         (result.clusters, False)):  # the clusters' level is the ICC's
         df = df.drop(columns=["strategy", "replicate", "seed"])
-        if "level" in df:
+        if by_level and "level" in df:
             df = df[df["level"].astype(str).isin(levels)]
             df = df.astype({"level": str, "bundle": str})
         for col, value in reversed(list(labels.items())):
@@ -83,7 +88,7 @@ def run_one(experiment: Experiment, r: Run) -> tuple[pd.DataFrame, pd.DataFrame]
         for factor, value in point.items():
             df[factor] = value
         out.append(df.reset_index(drop=True))
-    return out[0], out[1]
+    return out[0], out[1], out[2]
 
 
 #: Worker preload of the local clusters (this module's :func:`dask_setup`).
@@ -202,14 +207,10 @@ def run_chunk(store_root: str, chunk: int, runs: list[Run],
         experiment = _unpack(experiment)
     retain_freed_memory()  # the worker process is ours: keep freed week temporaries
     _stop_profiler()
-    summaries, series = [], []
-    for r in runs:
-        s, t = run_one(experiment, r)
-        summaries.append(s)
-        series.append(t)
+    parts = [run_one(experiment, r) for r in runs]
     store.write_chunk(chunk, [r.run_id for r in runs],
-                      {"summary": pd.concat(summaries, ignore_index=True),
-                       "timeseries": pd.concat(series, ignore_index=True)},
+                      {name: pd.concat([p[i] for p in parts], ignore_index=True)
+                       for i, name in enumerate(("summary", "timeseries", "clusters"))},
                       fingerprint=fingerprint)
     return Receipt(chunk, len(runs), computed=True)
 

@@ -9,6 +9,7 @@ of numbers.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from sim.errors import InputError
 from sim.experiment.contrast import FILES as CONTRAST_FILES
 from sim.experiment.contrast import write_contrast
 from sim.experiment.store import ResultStore
+from sim.outcomes.icc import icc_table
 from sim.outcomes.statistics import (
     all_pairs,
     arm_table,
@@ -29,10 +31,13 @@ from sim.outcomes.statistics import (
 from sim.plots.arms import DPI, effect_cost_figure, uptake_figure
 from sim.plots.published import manifest_types
 
+#: Why a store has no icc.csv (its chunks were written before the store kept cluster sums).
+ICC_NEEDS_RERUN = ("no icc.csv: this store was written before experiments kept the ICC's "
+                   "cluster sums; run the experiment again into a new --out directory for it")
 #: The interval level of every report table and figure.
 LEVEL = 0.95
 #: What ``implsim report`` writes into ``DIR/report/``.
-FILES = ("arms.csv", "pairs.csv", "totals.csv", "incremental.csv", "uptake.png",
+FILES = ("arms.csv", "pairs.csv", "totals.csv", "incremental.csv", "icc.csv", "uptake.png",
          "effect_vs_cost.png", *CONTRAST_FILES, "README.txt")
 
 
@@ -46,11 +51,14 @@ def write_report(root: str | Path) -> Path:
                          "experiment first")
     store.check_membership(summary)  # refuse a store mixing two experiments' runs
     ts = store.read("timeseries")
+    clusters = store.read("clusters") if store.has_table("clusters") else None
+    if clusters is None:
+        print(f"implsim: note: {root}: {ICC_NEEDS_RERUN}", file=sys.stderr)
     out = Path(root) / "report"
     if out.exists() and not out.is_dir():
         raise InputError(str(out), "is a file where the report directory belongs; move it away")
     try:
-        return _write(out, manifest, summary, ts)
+        return _write(out, manifest, summary, ts, clusters)
     except OSError as exc:  # a read-only store, a full disk
         raise InputError(str(exc.filename or out), f"cannot write the report "
                          f"({exc.strerror or exc}); the report goes into the store's report/: "
@@ -58,8 +66,24 @@ def write_report(root: str | Path) -> Path:
                          "the copy") from None
 
 
+def experiment_icc(clusters: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """``icc.csv`` of an experiment: :func:`icc_table` per design point, the arm as strategy.
+
+    Why the arm in the strategy column: the columns stay those of ``implsim run``'s icc.csv
+    (after ``point``), and an experiment whose arms are a scenario's strategies, with the
+    scenario's seed, gives the same rows (its replicates have the same seeds).
+    """
+    tables = []
+    for point, part in clusters.groupby("point", sort=True):
+        table = icc_table(part.drop(columns=["strategy"], errors="ignore")
+                          .rename(columns={"arm": "strategy"}), seed)
+        table.insert(0, "point", point)
+        tables.append(table)
+    return pd.concat(tables, ignore_index=True) if tables else icc_table(pd.DataFrame(), seed)
+
+
 def _write(out: Path, manifest: dict[str, Any], summary: pd.DataFrame,
-           ts: pd.DataFrame) -> Path:
+           ts: pd.DataFrame, clusters: pd.DataFrame | None) -> Path:
     """The report's files (why apart: every write failure becomes one line above)."""
     arms = manifest["arms"]
     exp = manifest["experiment"]
@@ -75,6 +99,8 @@ def _write(out: Path, manifest: dict[str, Any], summary: pd.DataFrame,
     comparator = exp.get("baseline") or arms[0]
     incremental = incremental_table(summary, comparator, paired, level=LEVEL)
     incremental.to_csv(out / "incremental.csv", index=False)
+    if clusters is not None:
+        experiment_icc(clusters, int(exp["seed"])).to_csv(out / "icc.csv", index=False)
     first = summary["point"].min()
     if not ts.empty and (ts["level"] == "system").any():
         at_first = ts[ts["point"] == ts["point"].min()]
@@ -102,6 +128,10 @@ def _write(out: Path, manifest: dict[str, Any], summary: pd.DataFrame,
         "= mean delta_cost / mean harm averted, NaN with the reason in "
         "cost_per_harm_averted_undefined (effect_vs_cost.png shows all bundles at the first "
         "point).\n"
+        + ("icc.csv: per design point x arm (column strategy) x bundle x level x kind x metric "
+           "x week, the between-municipality and between-trust ICC of unit outcomes, mean over "
+           "replicates, with a cluster-bootstrap interval (sim/outcomes/icc.py, as implsim run's "
+           "icc.csv).\n" if clusters is not None else f"{ICC_NEEDS_RERUN}.\n")
         + (f"{', '.join(written)}: the contrast {contrast['treatment']!r} minus "
            f"{contrast['control']!r} per design point, {contrast['level']:.0%} interval "
            "(sim/experiment/contrast.py).\n" if written else ""))

@@ -6,6 +6,7 @@ Layout::
     DIR/runs.parquet             every run: run_id, arm, point, replicate, seed, chunk
     DIR/summary/part-00012.parquet     Proctor outcomes of chunk 12 (one row per run × bundle)
     DIR/timeseries/part-00012.parquet  the time series of chunk 12 (at the chosen level)
+    DIR/clusters/part-00012.parquet    per-cluster sums for the ICC (sim.outcomes.icc)
     DIR/done/part-00012.json     written last: row counts, sizes and checksums of the parts
 
 Each part file is written to a temporary name and renamed into place, and the done record is
@@ -49,6 +50,9 @@ from sim.experiment.design import Experiment, Run
 from sim.inputfile import check_depth, read_bytes
 
 TABLES = ("summary", "timeseries")
+#: Tables added after stores were first written: a done record that lists one has it checked
+#: like the others; a chunk of an older store simply lacks it (:meth:`ResultStore.has_table`).
+LATER_TABLES = ("clusters",)
 #: The lock file of a store (or of any directory a batch writes into).
 LOCK_NAME = ".implsim.lock"
 #: The temporary names of :func:`atomic_write_bytes` and :func:`write_parquet_atomic`.
@@ -205,7 +209,7 @@ class ResultStore:
                     "restore the file to resume")
             return int(manifest["chunk_size"])
         try:
-            for sub in ("summary", "timeseries", "done"):
+            for sub in (*TABLES, *LATER_TABLES, "done"):
                 (self.root / sub).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise InputError(str(self.root), f"cannot create the store: {exc.strerror}") from None
@@ -268,7 +272,7 @@ class ResultStore:
         of a killed batch (a finished write renames its temporary away).
         """
         removed = 0
-        for sub in ("", "summary", "timeseries", "done"):
+        for sub in ("", *TABLES, *LATER_TABLES, "done"):
             directory = self.root / sub
             if not directory.is_dir():
                 continue
@@ -313,8 +317,9 @@ class ResultStore:
                                  "finished": datetime.now(UTC).isoformat(timespec="seconds")}
         if fingerprint is not None:
             entry["fingerprint"] = fingerprint
-        for name in TABLES:
+        for name in _tables_of(tables):
             path = self.part(name, chunk)
+            path.parent.mkdir(exist_ok=True)  # a later table in a store resumed from before it
             write_parquet_atomic(tables[name], path)
             entry[name] = {"rows": len(tables[name]), "bytes": path.stat().st_size,
                            "sha256": _sha256(path)}
@@ -331,7 +336,7 @@ class ResultStore:
             entry = json.loads(self.record(chunk).read_text())
             if _record_problem(entry, chunk) or entry.get("fingerprint") != fingerprint:
                 return False
-            for name in TABLES:
+            for name in _tables_of(entry):
                 path = self.part(name, chunk)
                 if path.stat().st_size != entry[name]["bytes"] \
                         or _sha256(path) != entry[name]["sha256"]:
@@ -380,7 +385,7 @@ class ResultStore:
         records = self.done_records()
         if verify:
             for chunk, entry in records.items():
-                for name in TABLES:
+                for name in _tables_of(entry):
                     self._check_part(name, chunk, entry)
         return set(records)
 
@@ -437,9 +442,19 @@ class ResultStore:
                              "(corrupt or partly written); move both away to re-run chunk "
                              f"{chunk}. Nothing was deleted")
 
+    def has_table(self, table: str) -> bool:
+        """Whether every finished chunk has ``table`` (False for a store older than the table)."""
+        return all(table in entry for entry in self.done_records().values())
+
     def read(self, table: str) -> pd.DataFrame:
-        """All finished rows of a table, in run order (verified against the done records)."""
+        """All finished rows of a table, in run order (verified against the done records).
+
+        A table of :data:`LATER_TABLES` comes from the chunks that have it (:meth:`has_table`).
+        """
         chunks = sorted(self.done_chunks(verify=True))
+        if table in LATER_TABLES:
+            records = self.done_records()
+            chunks = [c for c in chunks if table in records[c]]
         if not chunks:
             return pd.DataFrame()
         frames = []
@@ -451,6 +466,11 @@ class ResultStore:
                                  f"it and {self.record(c)} away to re-run chunk {c}") from None
         df = pd.concat(frames, ignore_index=True)
         return df.sort_values(["run_id"], kind="stable").reset_index(drop=True)
+
+
+def _tables_of(entry: dict[str, Any]) -> tuple[str, ...]:
+    """The tables a chunk has: the first ones always, a later one where ``entry`` names it."""
+    return (*TABLES, *(t for t in LATER_TABLES if t in entry))
 
 
 def _read_json(path: Path, what: str) -> Any:
