@@ -142,6 +142,7 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
 
 
 def _cmd_sensitivity(args: argparse.Namespace) -> int:
+    from sim.checks import print_warnings
     from sim.preflight import check_runs
     from sim.sensitivity import load_spec, run_sensitivity
 
@@ -149,6 +150,7 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
         raise InputError("--workers", f"must be at least 1, got {args.workers}")
     spec = load_spec(args.file)
     check_runs(spec.n_rows() * spec.replicates, f"{args.file}: samples")
+    print_warnings(spec.warnings)
     if not args.quiet:
         rows = spec.n_rows()
         what = (f"test function {spec.test_function.name}" if spec.test_function else
@@ -311,7 +313,7 @@ def _validated(path: str) -> tuple[str, list]:
         runs = spec.n_rows() * spec.replicates
         check_runs(runs, f"{path}: samples")
         return (f"{spec.method.name}, {count(len(spec.factors), 'factor')}, {spec.n_rows():,} "
-                f"sample rows × {count(spec.replicates, 'replicate')}", [])
+                f"sample rows × {count(spec.replicates, 'replicate')}", spec.warnings)
     if isinstance(data.get("scenario"), str) or "arms" in data or "design" in data:
         from sim.experiment import load_experiment
 

@@ -163,7 +163,10 @@ class Scenario:
                 raise InputError(where, f"unknown section; known: {', '.join(_SECTIONS)}")
             if not isinstance(values, dict):
                 raise InputError(where, f"overrides must be a table, got {values!r}")
-            merged = {**(getattr(new, section) or {}), **values}
+            # A resolved None is an unset optional (no file can give None), so it is left to
+            # its default rather than validated as a value.
+            current = {k: v for k, v in (getattr(new, section) or {}).items() if v is not None}
+            merged = {**current, **values}
             setattr(new, section, _SECTIONS[section].resolve(merged, where))
         for key in ("file", "nodes", "pathways_file"):
             if new.network[key]:

@@ -52,7 +52,7 @@ from sim.calibrate.plots import plot_pairs, plot_ppc
 from sim.calibrate.scenario_file import calibrated_scenario
 from sim.errors import InputError, output_dir
 from sim.experiment import ResultStore, experiment_from_dict, run_experiment
-from sim.experiment.execute import WORKER_PRELOAD
+from sim.experiment.execute import local_cluster
 from sim.experiment.store import exclusive
 from sim.progress import Progress
 from sim.rng import child_seed, stream
@@ -113,14 +113,7 @@ def _executor(scheduler: str | None, workers: int | None) -> Iterator[str | None
     if scheduler or not workers:
         yield scheduler
         return
-    import dask
-    from dask.distributed import LocalCluster
-
-    # As in sim.experiment.execute: without the nanny's malloc trim threshold runs are ~2× faster.
-    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=40,
-                               preload=[WORKER_PRELOAD])  # workers leave Ctrl-C to us
+    cluster = local_cluster(workers)  # the experiments' own settings (one home)
     try:
         yield cluster.scheduler_address
     finally:

@@ -39,6 +39,7 @@ import pandas as pd
 from sim.errors import InputError
 from sim.experiment.design import Experiment, Run
 from sim.experiment.store import ResultStore, exclusive
+from sim.experiment.worker_hint import NoWorkerHint
 from sim.memory import retain_freed_memory
 from sim.progress import Progress
 from sim.simulate import run as run_scenario
@@ -316,9 +317,11 @@ def _run_locked(experiment: Experiment, store: ResultStore, *, scheduler: str | 
 
     from dask.distributed import Client, as_completed
 
-    cluster = None
+    cluster = hint = None
     if scheduler:
+        grace = NoWorkerHint.grace_period()  # a bad value is refused before connecting
         client = Client(scheduler, timeout="20s")
+        hint = NoWorkerHint(client, scheduler, store, grace)
     else:
         cluster = local_cluster(workers or os.cpu_count() or 1)
         client = Client(cluster)
@@ -359,6 +362,8 @@ def _run_locked(experiment: Experiment, store: ResultStore, *, scheduler: str | 
         noise.interrupted = True  # the filter stays: teardown logs keep coming after we return
         raise
     finally:
+        if hint is not None:
+            hint.stop()
         client.close()
         if cluster is not None:
             cluster.close()

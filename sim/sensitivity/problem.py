@@ -45,6 +45,7 @@ analysed through the same code path; its factors are ``x1`` … ``xk``.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,7 @@ from typing import Any
 
 import numpy as np
 
+from sim import checks
 from sim.errors import InputError
 from sim.experiment.design import Experiment, experiment_from_dict
 from sim.factors import apply_point, declaration, parse_key
@@ -232,6 +234,7 @@ class SASpec:
     experiment_table: dict[str, Any] = field(default_factory=dict)
     bundles: list[str] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
+    warnings: list[checks.Finding] = field(default_factory=list)  # the arm's, for the commands
 
     @property
     def samples(self) -> int:
@@ -406,11 +409,18 @@ def _arm_table(data: dict[str, Any], path: str, base_names: list[str]) -> dict[s
 
 def _base_experiment(table: dict[str, Any], path: str, base_dir: Path) -> Experiment:
     """The experiment without a design (validates scenario, overrides and arm)."""
+    def here(where: str) -> str:  # the arm is written [arm] here, [[arms]] in experiments
+        return where.replace("arms[0]", "arm")
+
     try:
-        return experiment_from_dict(table, path, base_dir)
-    except InputError as exc:  # the arm is written [arm] here, [[arms]] in experiments
-        where = exc.where.replace("arms[0]", "arm")
-        raise InputError(where, exc.message) from None
+        exp = experiment_from_dict(table, path, base_dir)
+    except checks.SemanticError as exc:  # every error, so that validate can list them all
+        raise checks.SemanticError([dataclasses.replace(f, where=here(f.where))
+                                    for f in exc.findings]) from None
+    except InputError as exc:
+        raise InputError(here(exc.where), exc.message) from None
+    exp.warnings = [dataclasses.replace(f, where=here(f.where)) for f in exp.warnings]
+    return exp
 
 
 def spec_from_dict(data: dict[str, Any], path: str, base_dir: Path) -> SASpec:
@@ -434,6 +444,7 @@ def spec_from_dict(data: dict[str, Any], path: str, base_dir: Path) -> SASpec:
     bundles: list[str] = []
     ivs: list[dict[str, Any]] = []
     arm_scenario = None
+    warnings: list[checks.Finding] = []
     if tf is None:
         base = _base_experiment({k: data[k] for k in ("scenario", "overrides") if k in data},
                                 path, base_dir)
@@ -450,6 +461,7 @@ def spec_from_dict(data: dict[str, Any], path: str, base_dir: Path) -> SASpec:
             experiment_table["overrides"] = data["overrides"]
         exp = _base_experiment(experiment_table, path, base_dir)
         arm_scenario = exp.arms[0]
+        warnings = exp.warnings
         bundles = arm_scenario.bundle_names
         ivs = [dict(spec) for spec in arm_scenario.strategies[0].interventions]
 
@@ -490,7 +502,8 @@ def spec_from_dict(data: dict[str, Any], path: str, base_dir: Path) -> SASpec:
         _check_sustainability(outputs, arm_scenario, f"{path}: outputs")
 
     spec = SASpec(settings["name"], settings["description"], path, base_dir, settings, factors,
-                  outputs, method, tf, experiment_table, bundles, copy.deepcopy(data))
+                  outputs, method, tf, experiment_table, bundles, copy.deepcopy(data),
+                  warnings)
     method.check(spec.problem(), settings["samples"], f"{path}: samples")
     return spec
 
