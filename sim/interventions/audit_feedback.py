@@ -75,7 +75,7 @@ class AuditFeedback(Intervention):
         super().setup(model)
         self.gap = np.zeros((model.pop.n_units, len(model.scenario.bundles)), np.float32)
         self._weeks = audit.PeriodWeeks(self.pars["interval_weeks"])
-        self._audits: list[pd.DataFrame] = []
+        self._audits: list[tuple[np.ndarray, ...]] = []  # (units, bundles, periods, true, counts)
 
     def apply(self, model: ImplementationModel, week: int) -> None:
         """Feed back the audit of the period that just ended; react to the gap every active week."""
@@ -104,10 +104,11 @@ class AuditFeedback(Intervention):
             if self.pars["feedback"] == "outcome":
                 self.gap[np.ix_(units, bundles)] = self._outcome_gap(model, true_all)[
                     np.ix_(units, bundles)]
-            self._audits.append(audit.frame(
-                np.array([u for u, _ in names], object), np.array([b for _, b in names], object),
-                np.full(len(names), period), self.pars["interval_weeks"], true[ui, bj], n,
-                counts))
+            # the table is made when asked (observations): a DataFrame per audit was a
+            # tenth of a support arm's run in a Sobol' batch, and runs never read it
+            self._audits.append((np.array([u for u, _ in names], object),
+                                 np.array([b for _, b in names], object),
+                                 np.full(len(names), period), true[ui, bj], counts))
             for b in bundles:
                 audited = applicable[:, list(bundles).index(b)].sum()
                 model.add_cost(self.name, int(b), self.pars["cost_per_audit"] * audited)
@@ -136,4 +137,7 @@ class AuditFeedback(Intervention):
         """
         if not self._audits:
             return pd.DataFrame(columns=list(audit.COLUMNS))
-        return pd.concat(self._audits, ignore_index=True)
+        units, bundles, periods, true, counts = (np.concatenate(column) for column
+                                                 in zip(*self._audits, strict=True))
+        return audit.frame(units, bundles, periods, self.pars["interval_weeks"], true,
+                           self.pars["sample_size"], counts)
