@@ -103,6 +103,7 @@ def week_key(seed: int, name: str, week: int) -> int:
     return _mix64(stream_key(seed, name) + (int(week) + 1) * int(GAMMA))
 
 
+@functools.lru_cache(maxsize=16384)  # a run's audits ask for the same pairs every period
 def named_key(seed: int, name: str) -> int:
     """The key of one of many small counter streams (one per unit, say) in a run of ``seed``.
 
