@@ -21,16 +21,15 @@ import io
 import math
 import os
 import shutil
-import signal
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import networkx as nx
 import pytest
+from deadline import deadline
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -366,19 +365,6 @@ def text_mutation(draw: st.DrawFn, raw: bytes) -> bytes:
 COUNTS: dict[str, Counter] = {k: Counter() for k in KINDS}
 
 
-@contextmanager
-def hang_fails(seconds: int = CASE_SECONDS) -> Iterator[None]:
-    """A case still loading after ``seconds`` raises (a hang is a failure, not a stuck job)."""
-    def expired(signum, frame):
-        raise TimeoutError(f"a case still loading after {seconds} s: a hang")
-
-    old = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def fuzzed_path(seed_file: Path) -> Path:
@@ -398,7 +384,7 @@ def check_one(kind: Kind, corpus: Path, seed_name: str, data: bytes) -> None:
     path = fuzzed_path(seed_file)
     path.write_bytes(data)
     try:
-        with hang_fails():
+        with deadline(CASE_SECONDS, "a case still loading"):
             kind.load(path, seed_file)
     except InputError as exc:
         message = str(exc)

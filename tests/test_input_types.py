@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from deadline import deadline
 from test_experiment_batch import cli, one_line
 
 from sim import inputfile
@@ -38,24 +38,11 @@ municipalities_per_trust = 0
 """
 
 
-@contextmanager
-def deadline(seconds: int = 30) -> Iterator[None]:
-    """Fail instead of hanging (a named pipe opened for reading blocks until a writer comes)."""
-    def expired(signum, frame):
-        raise TimeoutError(f"still running after {seconds} s: the command hangs")
-
-    old = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def error(capsys, *args) -> str:
     """The one line of a command that must fail with exit code 2."""
-    with deadline():
+    with deadline(30, "the command"):
         return one_line(*cli(capsys, *args)[::2])
 
 
